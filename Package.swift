@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+// Sluice: a Knative Eventing data plane. Modules follow the architecture, bottom up:
+//   CSluice     C shims for kernel interfaces Glibc does not import cleanly (epoll, eventfd, ...)
+//   SluiceIO    the I/O engine: syscalls, sockets, epoll event loops, timers, the lock-free queue
+//   SluiceHTTP  HTTP/1.1 on SluiceIO: in-place parser, server with routes, pooled client
+//   sluice      the executable that wires them (CLI, signals, health endpoints)
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "sluice",
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "SluiceIO", targets: ["SluiceIO"]),
+        .library(name: "SluiceHTTP", targets: ["SluiceHTTP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CSluice"),
+        .target(
+            name: "SluiceIO",
+            dependencies: ["CSluice", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceHTTP",
+            dependencies: ["SluiceIO", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "CSluice", "SluiceIO", "SluiceHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SluiceIOTests", dependencies: ["SluiceIO"], swiftSettings: strict),
+        .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceIO"], swiftSettings: strict),
+    ]
+)

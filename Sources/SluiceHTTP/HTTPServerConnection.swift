@@ -1,0 +1,428 @@
+import Glibc
+import SluiceIO
+
+/// One client connection, served entirely on the loop that accepted it.
+///
+/// Requests are parsed in place in `input`; pipelined requests are answered strictly in order
+/// because the next one is not looked at until the current one has its response. Responses of
+/// one read are written together. A deadline field moves with every phase change and a single
+/// timer per connection chases it, so timeouts cost no heap work per request.
+final class HTTPServerConnection: EventHandler, @unchecked Sendable {
+    enum Phase: Equatable {
+        /// Between requests (keep-alive).
+        case idle
+        /// Collecting a request head.
+        case head
+        /// Collecting a Content-Length body that ends at this offset of the message.
+        case body(end: Int)
+        /// Decoding a chunked body.
+        case chunked
+        /// The handler has the request; waiting for its answer.
+        case handling
+        /// Answer queued with `Connection: close`; closing once it is written.
+        case closing
+        /// Half-closed after the last answer; draining what the client still sends.
+        case lingering
+        case closed
+    }
+
+    let fd: Int32
+    let loop: EventLoop
+    unowned let server: HTTPServer
+    unowned let state: ServerLoopState
+    private let configuration: HTTPServerConfiguration
+    private let headerTimeout: UInt64
+    private let bodyTimeout: UInt64
+    private let writeTimeout: UInt64
+    private let idleTimeout: UInt64
+    private let lingerTimeout: UInt64
+
+    private let input = ByteBuffer(capacity: 16 * 1024)
+    private let output = OutboundQueue()
+    private var head = HTTPHead()
+    private var decoder = ChunkedDecoder(bodyStart: 0, maxBody: 0)
+    private(set) var phase = Phase.idle
+    private var scanOffset = 0
+    private var sequence: UInt64 = 0
+    private var respondingToHEAD = false
+    private var sentContinue = false
+    private var closeAfterResponse = false
+    private var peerClosed = false
+    private var processing = false
+
+    private var interest: Interest = .readable
+    private var deadline: UInt64 = .max
+    private var armedDeadline: UInt64 = 0
+
+    /// Pipelined bytes beyond this wait in the kernel until responses are written.
+    private static let outputHighWater = 256 * 1024
+    private static let retainedInputCapacity = 64 * 1024
+
+    init(fd: Int32, server: HTTPServer, state: ServerLoopState) {
+        self.fd = fd
+        self.loop = state.loop
+        self.server = server
+        self.state = state
+        self.configuration = server.configuration
+        headerTimeout = configuration.headerTimeout.nanoseconds
+        bodyTimeout = configuration.bodyTimeout.nanoseconds
+        writeTimeout = configuration.writeTimeout.nanoseconds
+        idleTimeout = configuration.idleTimeout.nanoseconds
+        lingerTimeout = configuration.lingerTimeout.nanoseconds
+    }
+
+    func start() {
+        setDeadline(loop.now &+ idleTimeout)
+    }
+
+    var isIdle: Bool { phase == .idle && input.isEmpty && output.isEmpty }
+
+    // MARK: Events
+
+    func handle(_ event: ReadyEvent) {
+        if event.isHangup && !interest.contains(.readable) {
+            // Reset or fully closed while we were not reading: nobody is left to answer.
+            close()
+            return
+        }
+        if event.isWritable && interest.contains(.writable) {
+            flush()
+            if phase == .closed { return }
+        }
+        if event.isReadable && interest.contains(.readable) {
+            onReadable()
+        }
+    }
+
+    private func onReadable() {
+        if phase == .lingering {
+            discardInput()
+            return
+        }
+        if !reserveInputSpace() { return }
+        let space = input.writableBytes
+        let result: IOResult<Int>
+        do {
+            result = try Syscall.read(fd, space.baseAddress!, space.count)
+        } catch {
+            close()
+            return
+        }
+        guard case .done(let count) = result else { return }
+        if count == 0 {
+            onPeerClosed()
+            return
+        }
+        input.didWrite(count)
+        switch phase {
+        case .body, .chunked: setDeadline(loop.now &+ bodyTimeout)
+        default: break
+        }
+        process()
+        flush()
+    }
+
+    /// Makes room for the next read. While a handler holds the current request the buffer is
+    /// not grown: further pipelined bytes wait in the kernel (backpressure).
+    private func reserveInputSpace() -> Bool {
+        switch phase {
+        case .handling, .closing:
+            if input.writableCount == 0 {
+                setReadInterest(false)
+                return false
+            }
+        case .body(let end):
+            input.reserveWritable(max(4096, end - input.readableCount))
+        default:
+            input.reserveWritable(4096)
+        }
+        return true
+    }
+
+    private func onPeerClosed() {
+        peerClosed = true
+        setReadInterest(false)
+        switch phase {
+        case .handling, .closing:
+            closeAfterResponse = true  // answer what was asked, then close
+        default:
+            close()  // nothing in progress, or a request that will never be completed
+        }
+    }
+
+    // MARK: Parsing and dispatch
+
+    private func process() {
+        if processing { return }
+        processing = true
+        defer { processing = false }
+        while true {
+            if output.pendingCount > HTTPServerConnection.outputHighWater {
+                setReadInterest(false)
+                return
+            }
+            switch phase {
+            case .handling, .closing, .lingering, .closed:
+                return
+            case .idle:
+                if input.isEmpty {
+                    if input.capacity > HTTPServerConnection.retainedInputCapacity { input.shrink(to: 16 * 1024) }
+                    setDeadline(loop.now &+ idleTimeout)
+                    return
+                }
+                phase = .head
+                scanOffset = 0
+                setDeadline(loop.now &+ headerTimeout)
+            case .head:
+                if !parseHead() { return }
+            case .body(let end):
+                guard input.readableCount >= end else {
+                    sendContinueIfExpected()
+                    return
+                }
+                dispatch(bodyStart: head.length, bodyEnd: end, consumed: end)
+            case .chunked:
+                let complete: Bool
+                do {
+                    let message = UnsafeMutableRawBufferPointer(mutating: input.readableBytes)
+                    complete = try decoder.decode(message)
+                } catch {
+                    fail(error)
+                    return
+                }
+                guard complete else {
+                    sendContinueIfExpected()
+                    return
+                }
+                dispatch(bodyStart: decoder.bodyStart, bodyEnd: decoder.bodyEnd, consumed: decoder.rawEnd)
+            }
+        }
+    }
+
+    /// Parses the head once it is complete; false when more bytes are needed or it failed.
+    private func parseHead() -> Bool {
+        let bytes = input.readableBytes
+        let limits = configuration.head
+        guard let end = HTTPHeadParser.findHeadEnd(bytes, from: scanOffset) else {
+            if bytes.count > limits.maxHeadBytes {
+                let lineEnded = memchr(bytes.baseAddress!, 0x0A, min(bytes.count, limits.maxRequestLineBytes + 2)) != nil
+                fail(lineEnded ? .headersTooLarge(limit: limits.maxHeadBytes) : .uriTooLong(limit: limits.maxRequestLineBytes))
+            }
+            scanOffset = HTTPHeadParser.resumeOffset(afterScanning: bytes.count)
+            return false
+        }
+        guard end <= limits.maxHeadBytes else {
+            fail(.headersTooLarge(limit: limits.maxHeadBytes))
+            return false
+        }
+        do {
+            try HTTPHeadParser.parseRequest(bytes, headEnd: end, limits: limits, into: &head)
+        } catch {
+            fail(error)
+            return false
+        }
+        sentContinue = false
+        if head.chunked {
+            decoder = ChunkedDecoder(bodyStart: end, maxBody: configuration.maxBodyBytes, maxTrailerBytes: limits.maxHeadBytes)
+            phase = .chunked
+        } else {
+            let length = max(0, head.contentLength)
+            guard length <= configuration.maxBodyBytes else {
+                fail(.bodyTooLarge(limit: configuration.maxBodyBytes))
+                return false
+            }
+            phase = .body(end: end + length)
+        }
+        setDeadline(loop.now &+ bodyTimeout)
+        return true
+    }
+
+    private func sendContinueIfExpected() {
+        guard head.expectContinue, !sentContinue, head.minorVersion >= 1 else { return }
+        sentContinue = true
+        output.appendable.append("HTTP/1.1 100 Continue\r\n\r\n")
+    }
+
+    private func dispatch(bodyStart: Int, bodyEnd: Int, consumed: Int) {
+        sequence &+= 1
+        phase = .handling
+        respondingToHEAD = head.method == .head
+        if !head.keepAlive || state.draining { closeAfterResponse = true }
+        setDeadline(.max)
+        let message = input.readableBytes
+        let base = message.baseAddress!
+        let target = UnsafeRawBufferPointer(start: base + head.targetStart, count: head.targetEnd - head.targetStart)
+        let path = target.firstIndex(of: 0x3F).map { UnsafeRawBufferPointer(rebasing: target[..<$0]) } ?? target
+        var responder = HTTPResponder(connection: self, sequence: sequence)
+        switch server.router.match(method: head.method, path: path, pathOffset: head.targetStart) {
+        case .handler(let handler, let parameters):
+            let request = HTTPRequest(base: base, head: head,
+                                      body: UnsafeRawBufferPointer(start: base + bodyStart, count: bodyEnd - bodyStart),
+                                      parameters: parameters)
+            handler(request, &responder)
+        case .methodNotAllowed(let allowed):
+            let allow = allowed.map(\.description).joined(separator: ", ")
+            responder.respond(status: .methodNotAllowed, headers: [("Allow", allow)], text: "method \(head.method) not allowed\n")
+        case .notFound:
+            responder.respond(status: .notFound, text: "no route for this path\n")
+        }
+        if responder.state == .open {
+            server.logger.error("handler returned without answering \(head.method) request")
+            responder.respond(status: .internalServerError, text: "handler did not answer\n")
+        }
+        input.consume(consumed)
+    }
+
+    // MARK: Responses
+
+    /// Queues the answer to request `sequence`; stale or duplicate answers are ignored.
+    func writeResponse(_ answer: Answer, sequence: UInt64) {
+        guard phase == .handling, sequence == self.sequence else { return }
+        let directive: ConnectionDirective
+        if closeAfterResponse || state.draining {
+            closeAfterResponse = true
+            directive = .close
+        } else {
+            directive = head.minorVersion == 0 ? .keepAlive : .none
+        }
+        let buffer = output.appendable
+        switch answer {
+        case .built(let response):
+            ResponseWriter.writeHead(response, into: buffer, date: state.date, connection: directive)
+            if !respondingToHEAD { output.appendBody(response.body) }
+        case .prepared(let prepared):
+            ResponseWriter.writeHead(prepared, into: buffer, date: state.date, connection: directive)
+            if !respondingToHEAD { output.appendBody(prepared.body) }
+        }
+        phase = closeAfterResponse ? .closing : .idle
+    }
+
+    /// Completion of a deferred response, on this loop.
+    func completeDeferred(_ answer: Answer, sequence: UInt64) {
+        guard phase == .handling, sequence == self.sequence else { return }
+        writeResponse(answer, sequence: sequence)
+        if !processing {
+            if !peerClosed && phase == .idle { setReadInterest(true) }
+            process()
+            flush()
+        }
+    }
+
+    /// Answers a protocol error and closes: after a framing error the byte stream cannot be trusted.
+    private func fail(_ error: HTTPError) {
+        closeAfterResponse = true
+        let response = HTTPResponse(status: error.status, text: "\(error)\n")
+        ResponseWriter.writeHead(response, into: output.appendable, date: state.date, connection: .close)
+        output.appendBody(response.body)
+        phase = .closing
+    }
+
+    private func flush() {
+        guard phase != .closed else { return }
+        switch output.flush(to: fd) {
+        case .done:
+            if interest.contains(.writable) { setInterest(interest.subtracting(.writable)) }
+            if phase == .closing {
+                startLingering()
+            } else if !peerClosed && !interest.contains(.readable) && phase != .handling {
+                // Output drained below the high-water mark: resume reading and parsing.
+                setReadInterest(true)
+                process()
+                if !output.isEmpty { flush() }
+            }
+        case .blocked:
+            if !interest.contains(.writable) { setInterest(interest.union(.writable)) }
+            setDeadline(loop.now &+ writeTimeout)
+        case .failed:
+            close()
+        }
+    }
+
+    // MARK: Closing
+
+    /// Half-closes after the last answer and reads what the client still sends, so unread
+    /// request bytes do not make the kernel reset the connection before the answer is read.
+    private func startLingering() {
+        if peerClosed {
+            close()
+            return
+        }
+        phase = .lingering
+        Syscall.shutdownWrite(fd)
+        setReadInterest(true)
+        setDeadline(loop.now &+ lingerTimeout)
+    }
+
+    private func discardInput() {
+        input.clear()
+        let space = input.writableBytes
+        switch try? Syscall.read(fd, space.baseAddress!, space.count) {
+        case .done(let count)? where count > 0: return
+        case .wouldBlock?: return
+        default: close()
+        }
+    }
+
+    /// Graceful shutdown: idle connections close now, busy ones after their current answer.
+    func beginDrain() {
+        if isIdle { close() } else { closeAfterResponse = true }
+    }
+
+    func close() {
+        guard phase != .closed else { return }
+        phase = .closed
+        loop.deregister(fd: fd)
+        Syscall.close(fd)
+        state.connections[ObjectIdentifier(self)] = nil
+        server.openConnections.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    // MARK: Interest and deadlines
+
+    private func setReadInterest(_ on: Bool) {
+        setInterest(on ? interest.union(.readable) : interest.subtracting(.readable))
+    }
+
+    private func setInterest(_ wanted: Interest) {
+        guard wanted != interest, phase != .closed else { return }
+        interest = wanted
+        do {
+            try loop.reregister(fd: fd, interest: wanted)
+        } catch {
+            close()
+        }
+    }
+
+    private func setDeadline(_ at: UInt64) {
+        deadline = at
+        if at != .max && (armedDeadline == 0 || at < armedDeadline) { arm(at) }
+    }
+
+    private func arm(_ at: UInt64) {
+        armedDeadline = at
+        loop.schedule(at: at) { [weak self] in self?.timerFired(armedFor: at) }
+    }
+
+    private func timerFired(armedFor at: UInt64) {
+        guard at == armedDeadline, phase != .closed else { return }
+        armedDeadline = 0
+        if deadline == .max { return }
+        if deadline > Monotonic.now() {
+            arm(deadline)
+            return
+        }
+        onTimeout()
+    }
+
+    private func onTimeout() {
+        switch phase {
+        case .head, .body, .chunked:
+            fail(.timeout)
+            flush()
+        case .idle, .closing, .lingering:
+            close()
+        case .handling, .closed:
+            break
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Dispatch
+import Glibc
+import Logging
+import SluiceHTTP
+import SluiceIO
+import Synchronization
+
+enum StorageKind: String, ExpressibleByArgument, CaseIterable {
+    case disk, memory
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the data plane for the manifests at --config.",
+        discussion: "SIGTERM stops accepting, finishes in-flight requests and exits 0. SIGHUP reloads the manifests."
+    )
+
+    @Option(name: .long, help: "A YAML file or a directory of *.yaml/*.yml files holding Knative manifests.")
+    var config: String
+
+    @Option(name: .long, help: "Port of the ingress and the /healthz and /readyz probes.")
+    var port: Int = 8080
+
+    @Option(name: .long, help: "Port of the Prometheus /metrics endpoint.")
+    var metricsPort: Int = 9092
+
+    @Option(name: .long, help: "Where events of default-class brokers are kept: disk (durable) or memory.")
+    var storage: StorageKind = .disk
+
+    @Option(name: .long, help: "Directory of the durable event log (with --storage disk).")
+    var dataDir: String = "./.sluice-data"
+
+    @Option(name: .long, help: "Suffix of service hostnames that refs resolve to.")
+    var clusterDomain: String = "cluster.local"
+
+    @Option(name: .long, help: "Largest request body accepted, in bytes (larger ones get 413).")
+    var maxBodyBytes: Int = 4 * 1024 * 1024
+
+    @Option(name: .long, help: "Address to listen on.")
+    var host: String = "0.0.0.0"
+
+    @Option(name: .long, help: "Event-loop threads (default: one per core).")
+    var loops: Int?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        for (name, value) in [("--port", port), ("--metrics-port", metricsPort)] where !(0...65535).contains(value) {
+            throw ValidationError("\(name) must be between 0 and 65535, not \(value)")
+        }
+        if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be positive") }
+        if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be between 1 and 256") }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var info = stat()
+        if stat(config, &info) != 0 {
+            throw ValidationError("--config \(config): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "sluice")
+        let runtime = try Runtime(options: self, logger: logger)
+        try runtime.start()
+        runtime.waitForTermination()
+        logger.info("stopped")
+    }
+}
