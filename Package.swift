@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .target(name: "CSluice"),
@@ -31,7 +32,11 @@ let package = Package(
         ),
         .target(
             name: "SluiceHTTP",
-            dependencies: ["SluiceIO", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SluiceIO",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -1,7 +1,12 @@
-/// Everything that can be wrong with bytes a peer sent us, each with the status a server
-/// answers and a reason for the body. The one error type of the HTTP module; the server maps
-/// it to a response in one place (`HTTPServerConnection.fail`).
+import Glibc
+import SluiceIO
+
+/// The one error type of the HTTP module. Protocol errors (what can be wrong with bytes a
+/// peer sent) carry the status a server answers with; the server maps them to a response in
+/// one place (`HTTPServerConnection.fail`). Client failures are classified so delivery can
+/// decide what to retry: refused, timed out, reset, name resolution, closed early.
 public enum HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
+    // Server side: what a request can get wrong.
     case badRequestLine
     case unsupportedVersion
     case uriTooLong(limit: Int)
@@ -19,6 +24,21 @@ public enum HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
     case truncated
     case timeout
 
+    // Client side.
+    case invalidURL(String)
+    case dnsFailure(host: String, reason: String)
+    case connectionRefused
+    case connectTimeout
+    case responseTimeout
+    case connectionReset
+    /// The server closed the connection before a complete response.
+    case connectionClosed
+    case responseTooLarge(limit: Int)
+    /// Too many requests already waiting for a connection to this origin.
+    case poolExhausted
+    case shutdown
+    case io(IOError)
+
     public var status: HTTPStatus {
         switch self {
         case .uriTooLong: return .uriTooLong
@@ -28,6 +48,10 @@ public enum HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedExpectation: return .expectationFailed
         case .bodyTooLarge: return .payloadTooLarge
         case .timeout: return .requestTimeout
+        case .connectTimeout, .responseTimeout: return HTTPStatus(code: 504)
+        case .invalidURL, .dnsFailure, .connectionRefused, .connectionReset, .connectionClosed, .responseTooLarge,
+             .poolExhausted, .shutdown, .io, .badStatusLine, .truncated:
+            return HTTPStatus(code: 502)
         default: return .badRequest
         }
     }
@@ -50,6 +74,40 @@ public enum HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badStatusLine: return "malformed status line"
         case .truncated: return "connection closed in the middle of a message"
         case .timeout: return "request not received in time"
+        case .invalidURL(let url): return "invalid URL: \(url)"
+        case .dnsFailure(let host, let reason): return "cannot resolve \(host): \(reason)"
+        case .connectionRefused: return "connection refused"
+        case .connectTimeout: return "connect timed out"
+        case .responseTimeout: return "no response in time"
+        case .connectionReset: return "connection reset by peer"
+        case .connectionClosed: return "connection closed before a complete response"
+        case .responseTooLarge(let limit): return "response larger than \(limit) bytes"
+        case .poolExhausted: return "too many requests waiting for a connection"
+        case .shutdown: return "client is shut down"
+        case .io(let error): return error.description
+        }
+    }
+}
+
+extension HTTPError {
+    /// A failure to reach the peer or get its answer (as opposed to an answer we did get).
+    public var isTransportFailure: Bool {
+        switch self {
+        case .dnsFailure, .connectionRefused, .connectTimeout, .responseTimeout, .connectionReset, .connectionClosed,
+             .io, .truncated:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Classifies a socket error from connect, read or write.
+    static func transport(_ error: IOError) -> HTTPError {
+        switch error.errno {
+        case ECONNREFUSED: return .connectionRefused
+        case ECONNRESET, EPIPE: return .connectionReset
+        case ETIMEDOUT: return .connectTimeout
+        default: return .io(error)
         }
     }
 }

@@ -70,7 +70,10 @@ public enum HTTPHeadParser {
     public static func findHeadEnd(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
         let count = bytes.count
-        var index = max(0, from)
+        // Empty lines before a request line are ignored (RFC 9112 §2.2), so they cannot end it.
+        var leading = 0
+        while leading < count && (base[leading] == 0x0D || base[leading] == 0x0A) { leading += 1 }
+        var index = max(leading, from)
         while index < count {
             guard let found = memchrLF(base + index, count - index) else { return nil }
             let lf = found - base
@@ -177,8 +180,8 @@ public enum HTTPHeadParser {
             let nameStart = index
             while index < headEnd && isTokenChar(base[index]) { index += 1 }
             guard index < headEnd, base[index] == 0x3A else {
-                throw .badHeader(index == nameStart || index >= headEnd || base[index] != 0x20 && base[index] != 0x09
-                    ? "invalid character in field name" : "whitespace before colon")
+                let whitespace = index > nameStart && index < headEnd && (base[index] == 0x20 || base[index] == 0x09)
+                throw .badHeader(whitespace ? "whitespace before colon" : "invalid character in field name")
             }
             guard index > nameStart else { throw .badHeader("empty field name") }
             let nameEnd = index

@@ -51,8 +51,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     private var processing = false
 
     private var interest: Interest = .readable
-    private var deadline: UInt64 = .max
-    private var armedDeadline: UInt64 = 0
+    private var deadline = Deadline()
 
     /// Pipelined bytes beyond this wait in the kernel until responses are written.
     private static let outputHighWater = 256 * 1024
@@ -394,24 +393,20 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     }
 
     private func setDeadline(_ at: UInt64) {
-        deadline = at
-        if at != .max && (armedDeadline == 0 || at < armedDeadline) { arm(at) }
+        if deadline.move(to: at) { arm(at) }
     }
 
     private func arm(_ at: UInt64) {
-        armedDeadline = at
         loop.schedule(at: at) { [weak self] in self?.timerFired(armedFor: at) }
     }
 
     private func timerFired(armedFor at: UInt64) {
-        guard at == armedDeadline, phase != .closed else { return }
-        armedDeadline = 0
-        if deadline == .max { return }
-        if deadline > Monotonic.now() {
-            arm(deadline)
-            return
+        guard phase != .closed else { return }
+        switch deadline.fired(armedFor: at, now: Monotonic.now()) {
+        case .stale: return
+        case .rearm(let next): arm(next)
+        case .expired: onTimeout()
         }
-        onTimeout()
     }
 
     private func onTimeout() {

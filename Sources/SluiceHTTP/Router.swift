@@ -45,7 +45,8 @@ public struct Router: Sendable {
         for route in routes {
             var parameters = RouteParameters()
             guard matches(route.segments, path: path, pathOffset: pathOffset, parameters: &parameters) else { continue }
-            if route.method == nil || route.method == method {
+            // HEAD is GET without the body (RFC 9110 §9.3.2); the connection drops the body.
+            if route.method == nil || route.method == method || (method == .head && route.method == .get) {
                 return .handler(route.handler, parameters)
             }
             if let routeMethod = route.method { allowed.append(routeMethod) }

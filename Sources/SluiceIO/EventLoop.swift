@@ -28,9 +28,7 @@ public final class EventLoop: @unchecked Sendable {
     private var slots = ContiguousArray<Slot>()
     private var generation: UInt32 = 0
 
-    private let tasks = MPMCQueue<Task>(capacity: 4096)
-    private let overflow = Mutex<[Task]>([])
-    private let overflowed = Atomic<Bool>(false)
+    private let tasks = MPSCLinkedQueue<Task>()
     // True while the loop is (about to be) blocked in the selector: only then do producers pay
     // for a wake-up, and only the first of them does.
     private let sleeping = Atomic<Bool>(false)
@@ -102,11 +100,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `task` on the loop's thread, after the current batch of events.
     public func execute(_ task: @escaping Task) {
-        if overflowed.load(ordering: .acquiring) || tasks.tryEnqueue(task) != nil {
-            // Keep FIFO per producer: once anything overflowed, later tasks follow it there.
-            overflow.withLock { $0.append(task) }
-            overflowed.store(true, ordering: .sequentiallyConsistent)
-        }
+        tasks.enqueue(task)
         // Pairs with the fence in `run()`: either the loop sees our task before sleeping, or we
         // see it sleeping and wake it.
         atomicMemoryFence(ordering: .sequentiallyConsistent)
@@ -192,7 +186,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private var hasPendingTasks: Bool {
-        !tasks.isEmpty || overflowed.load(ordering: .sequentiallyConsistent)
+        !tasks.isEmpty
     }
 
     private func timeoutUntilNextTimer() -> Int32 {
@@ -214,16 +208,11 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runTasks() {
-        // Bounded so a flood of tasks cannot starve socket events.
-        _ = tasks.drain(limit: 4096) { $0() }
-        if overflowed.load(ordering: .acquiring) {
-            let pending: [Task] = overflow.withLock { list in
-                let taken = list
-                list.removeAll()
-                overflowed.store(false, ordering: .releasing)
-                return taken
-            }
-            for task in pending { task() }
+        // Bounded so a flood of tasks cannot starve socket events; the rest run next iteration.
+        var budget = 4096
+        while budget > 0, let task = tasks.dequeue() {
+            task()
+            budget -= 1
         }
     }
 }

@@ -36,6 +36,11 @@ public final class LoopThread: @unchecked Sendable {
         _ = pthread_join(handle, nil)
     }
 
+    /// Lets the thread release its resources on exit without being joined.
+    public func detach() {
+        _ = pthread_detach(handle)
+    }
+
     /// Processors available to this process.
     public static var processorCount: Int {
         max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))

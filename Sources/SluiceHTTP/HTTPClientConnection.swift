@@ -1,0 +1,364 @@
+import Glibc
+import SluiceIO
+
+/// One pooled connection to an origin, owned by one loop; one request at a time.
+/// Sendable only so loop callbacks can name it: every use happens on its loop.
+final class HTTPClientConnection: EventHandler, @unchecked Sendable {
+    private enum Phase {
+        case resolving, connecting, idle, active, closed
+    }
+
+    /// How the body of the current response is framed.
+    private enum Framing {
+        case head
+        case length(end: Int)
+        case chunked
+        case untilClose
+    }
+
+    private unowned let pool: ConnectionPool
+    private let loop: EventLoop
+    private var fd: Int32 = -1
+    private var phase = Phase.resolving
+    private var addresses: [SocketAddress] = []
+    private var task: ClientTask?
+    /// Responses completed on this connection: a failure on a reused one may just be staleness.
+    private var served = 0
+    private var receivedAny = false
+
+    private let input = ByteBuffer(capacity: 8 * 1024)
+    private let output = OutboundQueue(capacity: 1024)
+    private var head = HTTPHead()
+    private var scanOffset = 0
+    private var framing = Framing.head
+    private var decoder = ChunkedDecoder(bodyStart: 0, maxBody: 0)
+    private var interest: Interest = []
+    private var deadline = Deadline()
+
+    init(pool: ConnectionPool) {
+        self.pool = pool
+        self.loop = pool.loop
+    }
+
+    private var configuration: HTTPClientConfiguration { pool.client.configuration }
+
+    // MARK: Opening
+
+    func open(with task: ClientTask) {
+        self.task = task
+        setDeadline(min(task.deadline, loop.now &+ configuration.connectTimeout.nanoseconds))
+        pool.client.resolver.resolve(pool.origin, on: loop) { [self] result in
+            guard phase == .resolving else { return }
+            switch result {
+            case .success(let found):
+                addresses = found
+                connectNext()
+            case .failure(let error):
+                close(failing: error)
+            }
+        }
+    }
+
+    /// Tries the next resolved address; the last failure is the one reported.
+    private func connectNext(after failure: HTTPError = .connectionRefused) {
+        guard !addresses.isEmpty else {
+            close(failing: failure)
+            return
+        }
+        let address = addresses.removeFirst()
+        do {
+            let (socket, connected) = try Socket.connect(to: address)
+            fd = socket
+            phase = .connecting
+            interest = connected ? .readable : .writable
+            try loop.register(self, fd: fd, interest: interest)
+            if connected { didConnect() }
+        } catch {
+            if fd >= 0 {
+                Syscall.close(fd)
+                fd = -1
+            }
+            connectNext(after: .transport(error))
+        }
+    }
+
+    private func didConnect() {
+        phase = .active
+        setInterest(.readable)
+        guard let task else {
+            becomeIdle()
+            return
+        }
+        setDeadline(task.deadline)
+        write(task)
+    }
+
+    // MARK: Requests
+
+    /// Sends `task` on this idle connection.
+    func send(_ task: ClientTask) {
+        self.task = task
+        phase = .active
+        setDeadline(task.deadline)
+        write(task)
+    }
+
+    private func write(_ task: ClientTask) {
+        receivedAny = false
+        head = HTTPHead()
+        framing = .head
+        scanOffset = 0
+        let request = task.request
+        let buffer = output.appendable
+        buffer.append(request.method.description)
+        buffer.append(byte: 0x20)
+        buffer.append(request.url.target)
+        buffer.append(" HTTP/1.1\r\nHost: ")
+        buffer.append(request.url.hostHeader)
+        buffer.append("\r\n")
+        for (name, value) in request.headers {
+            buffer.append(name)
+            buffer.append(": ")
+            buffer.append(value)
+            buffer.append("\r\n")
+        }
+        if !request.body.isEmpty || request.method == .post || request.method == .put || request.method == .patch {
+            buffer.append("Content-Length: ")
+            buffer.appendDecimal(request.body.count)
+            buffer.append("\r\n")
+        }
+        buffer.append("\r\n")
+        output.appendBody(request.body)
+        flush()
+    }
+
+    private func flush() {
+        switch output.flush(to: fd) {
+        case .done:
+            if interest.contains(.writable) { setInterest(.readable) }
+        case .blocked:
+            if !interest.contains(.writable) { setInterest([.readable, .writable]) }
+        case .failed(let error):
+            fail(.transport(error))
+        }
+    }
+
+    // MARK: Events
+
+    func handle(_ event: ReadyEvent) {
+        switch phase {
+        case .connecting:
+            guard event.isWritable || event.isHangup else { return }
+            if let error = Socket.pendingError(of: fd) {
+                loop.deregister(fd: fd)
+                Syscall.close(fd)
+                fd = -1
+                phase = .resolving
+                connectNext(after: .transport(error))
+                return
+            }
+            didConnect()
+        case .active:
+            if event.isWritable && interest.contains(.writable) { flush() }
+            if phase == .active && event.isReadable { onReadable() }
+        case .idle:
+            // A pooled connection should hear nothing; EOF or stray bytes mean it is done for.
+            close(failing: .connectionClosed)
+        case .resolving, .closed:
+            break
+        }
+    }
+
+    private func onReadable() {
+        if case .length(let end) = framing {
+            input.reserveWritable(max(4096, min(end - input.readableCount, 1 << 20)))
+        } else {
+            input.reserveWritable(4096)
+        }
+        let space = input.writableBytes
+        let result: IOResult<Int>
+        do {
+            result = try Syscall.read(fd, space.baseAddress!, space.count)
+        } catch {
+            fail(.transport(error))
+            return
+        }
+        guard case .done(let count) = result else { return }
+        if count == 0 {
+            if case .untilClose = framing {
+                complete(bodyStart: head.length, bodyEnd: input.readableCount, reusable: false)
+            } else {
+                fail(.connectionClosed)
+            }
+            return
+        }
+        receivedAny = true
+        input.didWrite(count)
+        parse()
+    }
+
+    private func parse() {
+        while phase == .active {
+            switch framing {
+            case .head:
+                let bytes = input.readableBytes
+                guard let end = HTTPHeadParser.findHeadEnd(bytes, from: scanOffset) else {
+                    if bytes.count > configuration.head.maxHeadBytes { fail(.headersTooLarge(limit: configuration.head.maxHeadBytes)) }
+                    scanOffset = HTTPHeadParser.resumeOffset(afterScanning: bytes.count)
+                    return
+                }
+                do {
+                    try HTTPHeadParser.parseResponse(bytes, headEnd: end, limits: configuration.head, into: &head)
+                } catch {
+                    fail(error)
+                    return
+                }
+                if head.statusCode >= 100 && head.statusCode < 200 {
+                    // Interim response (100 Continue): skip it, the real one follows.
+                    input.consume(end)
+                    scanOffset = 0
+                    continue
+                }
+                let limit = configuration.maxResponseBodyBytes
+                if task?.request.method == .head || head.statusCode == 204 || head.statusCode == 304 {
+                    framing = .length(end: end)
+                } else if head.chunked {
+                    decoder = ChunkedDecoder(bodyStart: end, maxBody: limit)
+                    framing = .chunked
+                } else if head.contentLength >= 0 {
+                    guard head.contentLength <= limit else {
+                        fail(.responseTooLarge(limit: limit))
+                        return
+                    }
+                    framing = .length(end: end + head.contentLength)
+                } else {
+                    framing = .untilClose
+                }
+            case .length(let end):
+                guard input.readableCount >= end else { return }
+                complete(bodyStart: head.length, bodyEnd: end, reusable: head.keepAlive)
+                return
+            case .chunked:
+                do {
+                    guard try decoder.decode(UnsafeMutableRawBufferPointer(mutating: input.readableBytes)) else { return }
+                } catch {
+                    fail(error == .bodyTooLarge(limit: configuration.maxResponseBodyBytes)
+                         ? .responseTooLarge(limit: configuration.maxResponseBodyBytes) : error)
+                    return
+                }
+                complete(bodyStart: decoder.bodyStart, bodyEnd: decoder.bodyEnd, reusable: head.keepAlive)
+                return
+            case .untilClose:
+                if input.readableCount - head.length > configuration.maxResponseBodyBytes {
+                    fail(.responseTooLarge(limit: configuration.maxResponseBodyBytes))
+                }
+                return
+            }
+        }
+    }
+
+    private func complete(bodyStart: Int, bodyEnd: Int, reusable: Bool) {
+        let bytes = input.readableBytes
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(head.fields.count)
+        for field in head.fields {
+            let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])
+            let value = UnsafeRawBufferPointer(rebasing: bytes[Int(field.valueStart)..<Int(field.valueEnd)])
+            headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        }
+        let body = Array(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<bodyEnd]))
+        let response = HTTPClientResponse(status: head.statusCode, headers: headers, body: body)
+        let consumed: Int
+        if case .chunked = framing { consumed = decoder.rawEnd } else { consumed = bodyEnd }
+        let finished = task
+        task = nil
+        served += 1
+        if reusable && consumed == input.readableCount {
+            input.clear()
+            becomeIdle()
+        } else {
+            // Not keep-alive, or the server sent bytes we did not ask for.
+            close(failing: nil)
+        }
+        finished?.finish(.success(response))
+    }
+
+    private func becomeIdle() {
+        phase = .idle
+        setDeadline(loop.now &+ configuration.idleTimeout.nanoseconds)
+        pool.connectionIsFree(self)
+    }
+
+    // MARK: Failure and closing
+
+    /// Fails the current request, or sends it again elsewhere when this connection was a
+    /// reused one that the server had already closed (nothing of a response arrived).
+    private func fail(_ error: HTTPError) {
+        let pending = task
+        task = nil
+        close(failing: nil)
+        guard let pending else { return }
+        let stale = served > 0 && !receivedAny && (error == .connectionClosed || error == .connectionReset)
+        if stale && pending.request.resendOnStaleConnection && pending.resends == 0 && !pending.finished {
+            pool.resend(pending)
+        } else {
+            pending.finish(.failure(error))
+        }
+    }
+
+    /// Closes the socket, leaves the pool, and fails the current request with `error` if given.
+    func close(failing error: HTTPError?) {
+        guard phase != .closed else { return }
+        phase = .closed
+        if fd >= 0 {
+            loop.deregister(fd: fd)
+            Syscall.close(fd)
+            fd = -1
+        }
+        pool.connectionClosed(self)
+        if let error, let pending = task {
+            task = nil
+            pending.finish(.failure(error))
+        }
+    }
+
+    private func setInterest(_ wanted: Interest) {
+        guard wanted != interest, fd >= 0 else { return }
+        interest = wanted
+        do {
+            try loop.reregister(fd: fd, interest: wanted)
+        } catch {
+            fail(.transport(error))
+        }
+    }
+
+    // MARK: Deadlines
+
+    private func setDeadline(_ at: UInt64) {
+        if deadline.move(to: at) { arm(at) }
+    }
+
+    private func arm(_ at: UInt64) {
+        loop.schedule(at: at) { [weak self] in self?.timerFired(armedFor: at) }
+    }
+
+    private func timerFired(armedFor at: UInt64) {
+        guard phase != .closed else { return }
+        switch deadline.fired(armedFor: at, now: Monotonic.now()) {
+        case .stale:
+            return
+        case .rearm(let next):
+            arm(next)
+        case .expired:
+            switch phase {
+            case .resolving, .connecting:
+                let timedOutRequest = task.map { $0.deadline <= Monotonic.now() } ?? false
+                close(failing: timedOutRequest ? .responseTimeout : .connectTimeout)
+            case .active:
+                close(failing: .responseTimeout)
+            case .idle, .closed:
+                close(failing: nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+/// An absolute `http://` URL split the way a client needs it: origin (host, port) and the
+/// request target. Parsed once (when a destination is configured), not per request.
+public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
+    public let scheme: String
+    public let host: String
+    public let port: Int
+    /// Path and query, starting with "/".
+    public let target: String
+
+    public var origin: Origin { Origin(host: host, port: port) }
+
+    /// Parses `http://host[:port][/path][?query]`; `#fragment` is dropped. Other schemes and
+    /// malformed authorities give nil.
+    public init?(_ text: String) {
+        guard let colon = text.firstIndex(of: ":"), text[colon...].hasPrefix("://") else { return nil }
+        let scheme = text[..<colon].lowercased()
+        guard scheme == "http" else { return nil }
+        var rest = text[text.index(colon, offsetBy: 3)...]
+        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        var authority = rest[..<authorityEnd]
+        var target = String(rest[authorityEnd...])
+        if target.isEmpty || target.hasPrefix("?") { target = "/" + target }
+        if authority.contains("@") { return nil }  // credentials in URLs are not supported
+        var port = 80
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            let afterBracket = authority[authority.index(after: close)...]
+            if afterBracket.hasPrefix(":") {
+                guard let parsed = Int(afterBracket.dropFirst()), (1...65535).contains(parsed) else { return nil }
+                port = parsed
+            } else if !afterBracket.isEmpty {
+                return nil
+            }
+            authority = authority[...close]
+        } else if let colon = authority.lastIndex(of: ":") {
+            guard let parsed = Int(authority[authority.index(after: colon)...]), (1...65535).contains(parsed) else { return nil }
+            port = parsed
+            authority = authority[..<colon]
+        }
+        guard !authority.isEmpty, authority.allSatisfy({ !$0.isWhitespace && $0 != "/" }) else { return nil }
+        guard target.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+        self.scheme = scheme
+        self.host = authority.lowercased()
+        self.port = port
+        self.target = target
+    }
+
+    public var description: String {
+        port == 80 ? "\(scheme)://\(host)\(target)" : "\(scheme)://\(host):\(port)\(target)"
+    }
+
+    /// The `Host` header value.
+    var hostHeader: String { port == 80 ? host : "\(host):\(port)" }
+}
+
+/// Where connections go: one pool per origin per event loop.
+public struct Origin: Sendable, Hashable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
