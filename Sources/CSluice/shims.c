@@ -126,3 +126,28 @@ uint64_t csluice_resident_bytes(void) {
     if (ok != 2) return 0;
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
+
+#include <sys/mman.h>
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+int csluice_release_file_pages(void) {
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps) return -1;
+    char line[512];
+    int released = 0;
+    while (fgets(line, sizeof line, maps)) {
+        unsigned long start, end;
+        char perms[5];
+        unsigned long offset;
+        char dev[16];
+        unsigned long inode;
+        if (sscanf(line, "%lx-%lx %4s %lx %15s %lu", &start, &end, perms, &offset, dev, &inode) != 6) continue;
+        if (inode == 0 || perms[1] == 'w') continue;
+        if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) released++;
+    }
+    fclose(maps);
+    return released;
+}

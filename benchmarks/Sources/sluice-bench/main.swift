@@ -1,0 +1,24 @@
+// sluice-bench: drivers for the engine benchmarks.
+//   sluice-bench server PORT [LOOPS]          answer 202 to POST /<ns>/<broker> until SIGTERM
+//   sluice-bench client URL SECONDS [CONC]     POST through the pooled client; prints req/s
+//   sluice-bench queue [ITEMS]                 lock-free queue vs Mutex+Deque, 2 producers 1 consumer
+import Glibc
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "server":
+    guard arguments.count >= 2, let port = Int(arguments[1]) else { usage() }
+    try runServer(port: port, loops: arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1)
+case "client":
+    guard arguments.count >= 3, let seconds = Double(arguments[2]) else { usage() }
+    try runClient(url: arguments[1], seconds: seconds, concurrency: arguments.count > 3 ? Int(arguments[3]) ?? 32 : 32)
+case "queue":
+    runQueueBenchmark(items: arguments.count > 1 ? Int(arguments[1]) ?? 5_000_000 : 5_000_000)
+default:
+    usage()
+}
+
+func usage() -> Never {
+    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS]")
+    exit(2)
+}
