@@ -1,5 +1,6 @@
 import Dispatch
 import DequeModule
+import Synchronization
 import SluiceIO
 
 /// An HTTP/1.1 client on the same event loops as the server: keep-alive pools per origin and
@@ -32,10 +33,21 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    /// Connections currently open to `origin` across all loops (idle and busy). Thread-safe
-    /// only in the sense that it reads loop state racily: for tests and metrics.
+    /// Connections currently open to `origin` across all loops (idle and busy). Asks each loop
+    /// and waits for the answers, so it must not be called from one of the group's loops.
     public func openConnectionCount(to origin: Origin) -> Int {
-        loopStates.reduce(0) { $0 + ($1.pools[origin]?.total ?? 0) }
+        let total = Locked(0)
+        let answered = DispatchGroup()
+        for state in loopStates {
+            answered.enter()
+            state.loop.execute {
+                let count = state.pools[origin]?.total ?? 0
+                total.withLock { $0 += count }
+                answered.leave()
+            }
+        }
+        answered.wait()
+        return total.withLock { $0 }
     }
 
     /// Closes pooled connections and fails requests still waiting. Blocks until every loop

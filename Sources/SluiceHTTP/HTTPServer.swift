@@ -36,7 +36,7 @@ public final class HTTPServer: Sendable {
     let group: EventLoopGroup
     let loopStates: [ServerLoopState]
     let openConnections = Atomic<Int>(0)
-    private let boundAddress = Mutex<SocketAddress?>(nil)
+    private let boundAddress = Locked<SocketAddress?>(nil)
     let logger = Logger(label: "sluice.http")
 
     /// Pre-serialised refusal for connections over the cap.

@@ -9,14 +9,8 @@ import SluiceIO
 /// timer per connection chases it, so timeouts cost no heap work per request.
 final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     enum Phase: Equatable {
-        /// Between requests (keep-alive).
-        case idle
-        /// Collecting a request head.
-        case head
-        /// Collecting a Content-Length body that ends at this offset of the message.
-        case body(end: Int)
-        /// Decoding a chunked body.
-        case chunked
+        /// Reading requests; the framer knows whether one is in progress.
+        case reading
         /// The handler has the request; waiting for its answer.
         case handling
         /// Answer queued with `Connection: close`; closing once it is written.
@@ -39,12 +33,11 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
 
     private let input = ByteBuffer(capacity: 16 * 1024)
     private let output = OutboundQueue()
-    private var head = HTTPHead()
-    private var decoder = ChunkedDecoder(bodyStart: 0, maxBody: 0)
-    private(set) var phase = Phase.idle
-    private var scanOffset = 0
+    private var framer: RequestFramer
+    private(set) var phase = Phase.reading
     private var sequence: UInt64 = 0
     private var respondingToHEAD = false
+    private var requestMinorVersion = 1
     private var sentContinue = false
     private var closeAfterResponse = false
     private var peerClosed = false
@@ -68,13 +61,14 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         writeTimeout = configuration.writeTimeout.nanoseconds
         idleTimeout = configuration.idleTimeout.nanoseconds
         lingerTimeout = configuration.lingerTimeout.nanoseconds
+        framer = RequestFramer(limits: configuration.head, maxBodyBytes: configuration.maxBodyBytes)
     }
 
     func start() {
         setDeadline(loop.now &+ idleTimeout)
     }
 
-    var isIdle: Bool { phase == .idle && input.isEmpty && output.isEmpty }
+    var isIdle: Bool { phase == .reading && framer.phase == .idle && input.isEmpty && output.isEmpty }
 
     // MARK: Events
 
@@ -113,9 +107,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             return
         }
         input.didWrite(count)
-        switch phase {
-        case .body, .chunked: setDeadline(loop.now &+ bodyTimeout)
-        default: break
+        if phase == .reading, framer.bytesNeeded > 0 || framer.phase == .chunked {
+            setDeadline(loop.now &+ bodyTimeout)  // progress on a body
         }
         process()
         flush()
@@ -130,10 +123,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
                 setReadInterest(false)
                 return false
             }
-        case .body(let end):
-            input.reserveWritable(max(4096, end - input.readableCount))
         default:
-            input.reserveWritable(4096)
+            input.reserveWritable(max(4096, framer.bytesNeeded - input.readableCount))
         }
         return true
     }
@@ -155,97 +146,50 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         if processing { return }
         processing = true
         defer { processing = false }
-        while true {
+        while phase == .reading {
             if output.pendingCount > HTTPServerConnection.outputHighWater {
                 setReadInterest(false)
                 return
             }
-            switch phase {
-            case .handling, .closing, .lingering, .closed:
-                return
-            case .idle:
-                if input.isEmpty {
+            let wasIdle = framer.phase == .idle
+            let step = framer.next(UnsafeMutableRawBufferPointer(mutating: input.readableBytes))
+            if wasIdle && framer.phase != .idle {
+                setDeadline(loop.now &+ headerTimeout)  // from the first byte, not extended
+            }
+            switch step {
+            case .needMore:
+                if framer.phase == .idle {
                     if input.capacity > HTTPServerConnection.retainedInputCapacity { input.shrink(to: 16 * 1024) }
                     setDeadline(loop.now &+ idleTimeout)
-                    return
                 }
-                phase = .head
-                scanOffset = 0
-                setDeadline(loop.now &+ headerTimeout)
-            case .head:
-                if !parseHead() { return }
-            case .body(let end):
-                guard input.readableCount >= end else {
-                    sendContinueIfExpected()
-                    return
-                }
-                dispatch(bodyStart: head.length, bodyEnd: end, consumed: end)
-            case .chunked:
-                let complete: Bool
-                do {
-                    let message = UnsafeMutableRawBufferPointer(mutating: input.readableBytes)
-                    complete = try decoder.decode(message)
-                } catch {
-                    fail(error)
-                    return
-                }
-                guard complete else {
-                    sendContinueIfExpected()
-                    return
-                }
-                dispatch(bodyStart: decoder.bodyStart, bodyEnd: decoder.bodyEnd, consumed: decoder.rawEnd)
+                return
+            case .awaitingBody:
+                sentContinue = false
+                sendContinueIfExpected()
+                setDeadline(loop.now &+ bodyTimeout)
+                return
+            case .request(let bodyStart, let bodyEnd, let consumed):
+                sentContinue = false
+                dispatch(bodyStart: bodyStart, bodyEnd: bodyEnd, consumed: consumed)
+            case .failed(let error):
+                fail(error)
+                return
             }
         }
-    }
-
-    /// Parses the head once it is complete; false when more bytes are needed or it failed.
-    private func parseHead() -> Bool {
-        let bytes = input.readableBytes
-        let limits = configuration.head
-        guard let end = HTTPHeadParser.findHeadEnd(bytes, from: scanOffset) else {
-            if bytes.count > limits.maxHeadBytes {
-                let lineEnded = memchr(bytes.baseAddress!, 0x0A, min(bytes.count, limits.maxRequestLineBytes + 2)) != nil
-                fail(lineEnded ? .headersTooLarge(limit: limits.maxHeadBytes) : .uriTooLong(limit: limits.maxRequestLineBytes))
-            }
-            scanOffset = HTTPHeadParser.resumeOffset(afterScanning: bytes.count)
-            return false
-        }
-        guard end <= limits.maxHeadBytes else {
-            fail(.headersTooLarge(limit: limits.maxHeadBytes))
-            return false
-        }
-        do {
-            try HTTPHeadParser.parseRequest(bytes, headEnd: end, limits: limits, into: &head)
-        } catch {
-            fail(error)
-            return false
-        }
-        sentContinue = false
-        if head.chunked {
-            decoder = ChunkedDecoder(bodyStart: end, maxBody: configuration.maxBodyBytes, maxTrailerBytes: limits.maxHeadBytes)
-            phase = .chunked
-        } else {
-            let length = max(0, head.contentLength)
-            guard length <= configuration.maxBodyBytes else {
-                fail(.bodyTooLarge(limit: configuration.maxBodyBytes))
-                return false
-            }
-            phase = .body(end: end + length)
-        }
-        setDeadline(loop.now &+ bodyTimeout)
-        return true
     }
 
     private func sendContinueIfExpected() {
-        guard head.expectContinue, !sentContinue, head.minorVersion >= 1 else { return }
+        guard framer.head.expectContinue, !sentContinue, framer.head.minorVersion >= 1 else { return }
         sentContinue = true
         output.appendable.append("HTTP/1.1 100 Continue\r\n\r\n")
     }
 
     private func dispatch(bodyStart: Int, bodyEnd: Int, consumed: Int) {
+        let head = framer.head
         sequence &+= 1
         phase = .handling
         respondingToHEAD = head.method == .head
+        requestMinorVersion = head.minorVersion
         if !head.keepAlive || state.draining { closeAfterResponse = true }
         setDeadline(.max)
         let message = input.readableBytes
@@ -282,7 +226,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             closeAfterResponse = true
             directive = .close
         } else {
-            directive = head.minorVersion == 0 ? .keepAlive : .none
+            directive = requestMinorVersion == 0 ? .keepAlive : .none
         }
         let buffer = output.appendable
         switch answer {
@@ -293,7 +237,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             ResponseWriter.writeHead(prepared, into: buffer, date: state.date, connection: directive)
             if !respondingToHEAD { output.appendBody(prepared.body) }
         }
-        phase = closeAfterResponse ? .closing : .idle
+        phase = closeAfterResponse ? .closing : .reading
     }
 
     /// Completion of a deferred response, on this loop.
@@ -301,7 +245,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         guard phase == .handling, sequence == self.sequence else { return }
         writeResponse(answer, sequence: sequence)
         if !processing {
-            if !peerClosed && phase == .idle { setReadInterest(true) }
+            if !peerClosed && phase == .reading { setReadInterest(true) }
             process()
             flush()
         }
@@ -411,10 +355,10 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
 
     private func onTimeout() {
         switch phase {
-        case .head, .body, .chunked:
+        case .reading where framer.phase != .idle:
             fail(.timeout)
             flush()
-        case .idle, .closing, .lingering:
+        case .reading, .closing, .lingering:
             close()
         case .handling, .closed:
             break

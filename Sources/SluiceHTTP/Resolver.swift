@@ -12,7 +12,7 @@ final class Resolver: Sendable {
         let expires: UInt64
     }
 
-    private let cache = Mutex<[String: Entry]>([:])
+    private let cache = Locked<[String: Entry]>([:])
     private let ttl: UInt64
     private let queue = DispatchQueue(label: "sluice.dns", attributes: .concurrent)
 

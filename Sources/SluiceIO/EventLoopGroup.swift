@@ -3,7 +3,7 @@ import Synchronization
 /// A fixed set of event loops, one thread each (one per core by default).
 public final class EventLoopGroup: Sendable {
     public let loops: [EventLoop]
-    private let threads: Mutex<[LoopThread]>
+    private let threads: Locked<[LoopThread]>
     private let nextIndex = Atomic<UInt>(0)
 
     /// Starts `loopCount` loops, each on its own thread. `makeSelector` is the kernel seam.
@@ -31,7 +31,7 @@ public final class EventLoopGroup: Sendable {
                 throw error
             }
         }
-        self.threads = Mutex(threads)
+        self.threads = Locked(threads)
     }
 
     /// The loops in turn, for spreading new work.

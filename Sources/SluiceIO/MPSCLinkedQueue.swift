@@ -15,49 +15,74 @@ import Synchronization
 ///   behind it until it resumes; the consumer then sees the queue as empty. Producers wake the
 ///   consumer only after linking, so the consumer is never left asleep with items queued.
 public final class MPSCLinkedQueue<Element>: @unchecked Sendable {
-    private struct Node: ~Copyable {
-        let next = Atomic<UnsafeMutablePointer<Node>?>(nil)
-        var value: Element?
+    // A node is raw memory: the atomic `next` link at offset 0, the element after it. The two
+    // fields are reached through separate typed pointers so that taking the element out never
+    // forms an access to the whole node while a producer stores into its link.
+    private typealias Link = Atomic<UnsafeMutableRawPointer?>
+
+    private static var valueOffset: Int {
+        let alignment = MemoryLayout<Element>.alignment
+        return (MemoryLayout<Link>.stride + alignment - 1) / alignment * alignment
+    }
+
+    private static var nodeAlignment: Int { max(MemoryLayout<Link>.alignment, MemoryLayout<Element>.alignment) }
+
+    @inline(__always)
+    private static func link(_ node: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Link> {
+        node.assumingMemoryBound(to: Link.self)
+    }
+
+    @inline(__always)
+    private static func value(_ node: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Element> {
+        (node + valueOffset).assumingMemoryBound(to: Element.self)
+    }
+
+    private static func makeNode() -> UnsafeMutableRawPointer {
+        let node = UnsafeMutableRawPointer.allocate(byteCount: valueOffset + MemoryLayout<Element>.size, alignment: nodeAlignment)
+        node.bindMemory(to: Link.self, capacity: 1).initialize(to: Link(nil))
+        return node
+    }
+
+    private static func freeNode(_ node: UnsafeMutableRawPointer) {
+        link(node).deinitialize(count: 1)
+        node.deallocate()
     }
 
     /// Where producers append (the newest node).
-    private let tail: Atomic<UnsafeMutablePointer<Node>>
-    /// The consumer's stub: the node before the oldest item.
-    private var head: UnsafeMutablePointer<Node>
+    private let tail: Atomic<UnsafeMutableRawPointer>
+    /// The consumer's stub: the node before the oldest item; its element slot is empty.
+    private var head: UnsafeMutableRawPointer
 
     public init() {
-        let stub = UnsafeMutablePointer<Node>.allocate(capacity: 1)
-        stub.initialize(to: Node(value: nil))
+        let stub = MPSCLinkedQueue.makeNode()
         head = stub
         tail = Atomic(stub)
     }
 
     deinit {
         while dequeue() != nil {}
-        head.deinitialize(count: 1)
-        head.deallocate()
+        MPSCLinkedQueue.freeNode(head)
     }
 
     /// Appends `element`. Callable from any thread.
     public func enqueue(_ element: Element) {
-        let node = UnsafeMutablePointer<Node>.allocate(capacity: 1)
-        node.initialize(to: Node(value: element))
+        let node = MPSCLinkedQueue.makeNode()
+        (node + MPSCLinkedQueue.valueOffset).bindMemory(to: Element.self, capacity: 1).initialize(to: element)
         let previous = tail.exchange(node, ordering: .acquiringAndReleasing)
-        previous.pointee.next.store(node, ordering: .releasing)
+        MPSCLinkedQueue.link(previous).pointee.store(node, ordering: .releasing)
     }
 
     /// Removes the oldest element, or nil when none is (fully) linked yet. Consumer thread only.
     public func dequeue() -> Element? {
-        guard let next = head.pointee.next.load(ordering: .acquiring) else { return nil }
-        let element = next.pointee.value.take()
-        head.deinitialize(count: 1)
-        head.deallocate()
+        guard let next = MPSCLinkedQueue.link(head).pointee.load(ordering: .acquiring) else { return nil }
+        let element = MPSCLinkedQueue.value(next).move()
+        MPSCLinkedQueue.freeNode(head)
         head = next
         return element
     }
 
     /// True when the consumer would find nothing. Exact only on the consumer thread.
     public var isEmpty: Bool {
-        head.pointee.next.load(ordering: .acquiring) == nil
+        MPSCLinkedQueue.link(head).pointee.load(ordering: .acquiring) == nil
     }
 }

@@ -7,7 +7,7 @@ import Testing
 
 /// Sends `request` and waits for the result (tests only: blocks the calling thread).
 private func fetch(_ client: HTTPClient, _ request: HTTPClientRequest) -> Result<HTTPClientResponse, HTTPError> {
-    let box = Mutex<Result<HTTPClientResponse, HTTPError>?>(nil)
+    let box = Locked<Result<HTTPClientResponse, HTTPError>?>(nil)
     let done = DispatchSemaphore(value: 0)
     client.execute(request) { result in
         box.withLock { $0 = result }
@@ -51,7 +51,7 @@ struct HTTPClientTests {
         configuration.maxConnectionsPerOrigin = 4
         let client = HTTPClient(group: group, configuration: configuration)
         defer { client.shutdown(); group.shutdown() }
-        let results = Mutex<[Int]>([])
+        let results = Locked<[Int]>([])
         let done = DispatchGroup()
         let target = try url("http://127.0.0.1:\(peer.port)/")
         for _ in 0..<200 {

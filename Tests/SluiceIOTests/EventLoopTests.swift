@@ -7,9 +7,9 @@ import Testing
 /// A selector driven by the test: `wait` returns scripted events, so the loop's dispatch
 /// logic can be checked against exact sequences the kernel would rarely produce on demand.
 final class ScriptedSelector: Selector, @unchecked Sendable {
-    private let lock = Mutex<[[ReadyEvent]]>([])
+    private let lock = Locked<[[ReadyEvent]]>([])
     private let wake = DispatchSemaphore(value: 0)
-    let registrations = Mutex<[Int32: UInt64]>([:])
+    let registrations = Locked<[Int32: UInt64]>([:])
 
     func script(_ batch: [ReadyEvent]) {
         lock.withLock { $0.append(batch) }
@@ -40,7 +40,7 @@ final class ScriptedSelector: Selector, @unchecked Sendable {
 }
 
 final class EventLog: Sendable {
-    private let entries = Mutex<[String]>([])
+    private let entries = Locked<[String]>([])
     func append(_ entry: String) { entries.withLock { $0.append(entry) } }
     var all: [String] { entries.withLock { $0 } }
 }
@@ -81,7 +81,7 @@ struct EventLoopTests {
         let log = EventLog()
         let first = RecordingHandler("first", log: log)
         let second = RecordingHandler("second", log: log)
-        let staleTag = Mutex<UInt64>(0)
+        let staleTag = Locked<UInt64>(0)
         onLoop(loop) {
             try? loop.register(first, fd: 7, interest: .readable)
             staleTag.withLock { $0 = selector.registrations.withLock { $0[7] ?? 0 } }
@@ -136,7 +136,7 @@ struct EventLoopTests {
         let group = try EventLoopGroup(loopCount: 1)
         defer { group.shutdown() }
         let loop = group.loops[0]
-        let seen = Mutex<[Int]>([])
+        let seen = Locked<[Int]>([])
         for value in 0..<10_000 {
             loop.execute { seen.withLock { $0.append(value) } }
         }
@@ -148,7 +148,7 @@ struct EventLoopTests {
         let group = try EventLoopGroup(loopCount: 1)
         defer { group.shutdown() }
         let loop = group.loops[0]
-        let fired = Mutex<[String]>([])
+        let fired = Locked<[String]>([])
         let done = DispatchSemaphore(value: 0)
         onLoop(loop) {
             loop.schedule(after: .milliseconds(60)) { fired.withLock { $0.append("c") }; done.signal() }
@@ -201,7 +201,7 @@ struct PrimitiveTests {
 
     @Test func timerQueueOrdersAndCancels() {
         var queue = TimerQueue()
-        let log = Mutex<[Int]>([])
+        let log = Locked<[Int]>([])
         var ids: [TimerID] = []
         for deadline in [50, 10, 30, 20, 40, 10] {
             ids.append(queue.schedule(at: UInt64(deadline)) { log.withLock { $0.append(deadline) } })

@@ -57,7 +57,7 @@ struct MPMCQueueTests {
     func stressNothingLostOrDuplicated(producers: Int, consumers: Int) {
         let perProducer = 100_000
         let queue = MPMCQueue<UInt64>(capacity: 1024)
-        let seen = Mutex<[[Int]]>(Array(repeating: [], count: consumers))
+        let seen = Locked<[[Int]]>(Array(repeating: [], count: consumers))
         let violations = Atomic<Int>(0)
         let remaining = Atomic<Int>(producers * perProducer)
         var bodies: [@Sendable () -> Void] = []

@@ -81,7 +81,7 @@ final class TestServer: Sendable {
 /// What route closures may capture (they must be Sendable).
 final class Counters: Sendable {
     let requests = Atomic<Int>(0)
-    private let parked = Mutex<[DeferredResponse]>([])
+    private let parked = Locked<[DeferredResponse]>([])
 
     func count() { requests.wrappingAdd(1, ordering: .relaxed) }
     func park(_ token: DeferredResponse) { parked.withLock { $0.append(token) } }

@@ -1,0 +1,17 @@
+// swift-tools-version:5.4
+// libFuzzer targets for Sluice's parsers. Tools version 5.4 on purpose: from 5.5 on, SwiftPM
+// renames the executable's entry point to `main`, which would collide with libFuzzer's `main`. Build and run (see Tests/Fuzz/README.md):
+//   swift build -c release --package-path Tests/Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//   Tests/Fuzz/.build/release/http-fuzz -max_total_time=60 Tests/Fuzz/corpus/http
+import PackageDescription
+
+let package = Package(
+    name: "sluice-fuzz",
+    dependencies: [.package(name: "sluice", path: "../..")],
+    targets: [
+        .executableTarget(
+            name: "http-fuzz",
+            dependencies: [.product(name: "SluiceHTTP", package: "sluice")]
+        ),
+    ]
+)
