@@ -1,6 +1,6 @@
 # Two stages: build with the Swift toolchain, run from a slim Debian image. The binary links
 # the Swift runtime statically, so the runtime image needs only the C libraries it uses.
-FROM swift:6.1-bookworm AS build
+FROM swift:6.3-bookworm AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends librdkafka-dev librabbitmq-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
