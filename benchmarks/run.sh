@@ -121,3 +121,7 @@ wait_for_port "$SERVE_PORT"
 sleep 2
 RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$SERVE_PID/status)
 echo "idle RSS: $((RSS_KB / 1024)).$(((RSS_KB % 1024) * 10 / 1024)) MB (${RSS_KB} kB; target < 10 MB)"
+taskset -c 1 wrk -t1 -c32 -d3s "http://127.0.0.1:$SERVE_PORT/healthz" >/dev/null
+sleep 1
+RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$SERVE_PID/status)
+echo "RSS after 3 s of 32-connection load and 1 s idle: $((RSS_KB / 1024)).$(((RSS_KB % 1024) * 10 / 1024)) MB (${RSS_KB} kB)"

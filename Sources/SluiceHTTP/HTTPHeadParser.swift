@@ -188,20 +188,60 @@ public enum HTTPHeadParser {
             index += 1
             while index < headEnd && (base[index] == 0x20 || base[index] == 0x09) { index += 1 }
             let valueStart = index
-            var valueEnd = index
-            while index < headEnd {
-                let byte = base[index]
-                if byte == 0x0D || byte == 0x0A { break }
-                guard byte == 0x09 || (byte >= 0x20 && byte != 0x7F) else { throw .badHeader("control character in field value") }
-                index += 1
-                if byte != 0x20 && byte != 0x09 { valueEnd = index }
-            }
-            try expectLineEnd(base, &index, headEnd, error: .badHeader("bare CR"))
+            let valueEnd = try scanValue(base, &index, headEnd)
             guard head.fields.count < limits.maxHeaderCount else { throw .tooManyHeaders(limit: limits.maxHeaderCount) }
             head.fields.append(HeaderField(nameStart: Int32(nameStart), nameEnd: Int32(nameEnd),
                                            valueStart: Int32(valueStart), valueEnd: Int32(valueEnd)))
             try noteFramingField(base, nameStart, nameEnd, valueStart, valueEnd, into: &head)
         }
+    }
+
+    /// Scans a field value up to its line end, leaving `index` after the LF, and returns where
+    /// the value ends without trailing whitespace. The line end is found with memchr and the
+    /// value checked eight bytes at a time; only lines with a tab or a control byte take the
+    /// byte-by-byte path that says which.
+    @inline(__always)
+    private static func scanValue(_ base: UnsafePointer<UInt8>, _ index: inout Int, _ headEnd: Int) throws(HTTPError) -> Int {
+        let start = index
+        guard let found = memchrLF(base + start, headEnd - start) else { throw .badHeader("missing line end") }
+        let lf = found - base
+        var end = lf
+        if end > start && base[end - 1] == 0x0D { end -= 1 }
+        if !allVisibleOrSpace(base + start, end - start) {
+            for position in start..<end {
+                let byte = base[position]
+                if byte == 0x0D { throw .badHeader("bare CR") }
+                guard byte == 0x09 || (byte >= 0x20 && byte != 0x7F) else { throw .badHeader("control character in field value") }
+            }
+        }
+        index = lf + 1
+        while end > start && (base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
+        return end
+    }
+
+    /// True when no byte is below 0x20 (controls, tab included) or 0x7F: bytes 0x80 and up
+    /// (obs-text) are fine. SWAR over 8-byte words, the tail byte by byte.
+    @inline(__always)
+    static func allVisibleOrSpace(_ start: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        let low: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        var offset = 0
+        while offset + 8 <= count {
+            let word = UnsafeRawPointer(start + offset).loadUnaligned(as: UInt64.self)
+            // Some byte < 0x20: (w - 0x20..) & ~w & 0x80.. is non-zero (exact for presence).
+            let below = (word &- low &* 0x20) & ~word & high
+            // Some byte == 0x7F: a zero byte in w ^ 0x7F..
+            let deleted = word ^ (low &* 0x7F)
+            let isDelete = (deleted &- low) & ~deleted & high
+            if below | isDelete != 0 { return false }
+            offset += 8
+        }
+        while offset < count {
+            let byte = start[offset]
+            if byte < 0x20 || byte == 0x7F { return false }
+            offset += 1
+        }
+        return true
     }
 
     /// Records the fields that decide framing and connection handling.
@@ -260,14 +300,15 @@ public enum HTTPHeadParser {
     }
 }
 
-/// RFC 9110 tchar.
+/// RFC 9110 tchar, as a 128-bit map: bit b of the map is set when byte b is a token character.
+/// ALPHA, DIGIT and !#$%&'*+-.^_`|~ ; nothing at or above 0x80.
 @inline(__always)
 func isTokenChar(_ byte: UInt8) -> Bool {
-    switch byte {
-    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
-    case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E: return true
-    default: return false
-    }
+    let lowMap: UInt64 = 0x03FF_6CFA_0000_0000  // 0x00-0x3F: ! # $ % & ' * + - . 0-9
+    let highMap: UInt64 = 0x57FF_FFFF_C7FF_FFFE  // 0x40-0x7F: A-Z ^ _ ` a-z | ~
+    if byte < 64 { return lowMap >> UInt64(byte) & 1 == 1 }
+    if byte < 128 { return highMap >> UInt64(byte - 64) & 1 == 1 }
+    return false
 }
 
 @inline(__always)

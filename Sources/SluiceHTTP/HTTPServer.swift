@@ -63,6 +63,11 @@ public final class HTTPServer: Sendable {
         }
         var listeners: [Int32] = []
         do {
+            // SO_REUSEPORT would let a second process bind the same port and silently take
+            // half the connections. A plain bind first proves the port is free.
+            if address.port != 0 {
+                Syscall.close(try Socket.listen(on: address, backlog: 1, reusePort: false))
+            }
             for _ in loopStates {
                 let fd = try Socket.listen(on: address, backlog: configuration.backlog, reusePort: true)
                 listeners.append(fd)

@@ -22,8 +22,10 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
 
     let fd: Int32
     let loop: EventLoop
-    unowned let server: HTTPServer
-    unowned let state: ServerLoopState
+    // Strong on purpose: `unowned` costs an atomic check on every access of the hot path. The
+    // cycle through `state.connections` is broken when the connection closes.
+    let server: HTTPServer
+    let state: ServerLoopState
     private let configuration: HTTPServerConfiguration
     private let headerTimeout: UInt64
     private let bodyTimeout: UInt64

@@ -11,7 +11,7 @@ enum ProcessMetrics {
         # HELP sluice_http_open_connections Open client connections on the ingress port.
         # TYPE sluice_http_open_connections gauge
         sluice_http_open_connections \(ingress.connectionCount)
-
+        
         """
     }
 }

@@ -60,13 +60,13 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
             throw ExitError(message: "cannot listen: \(error)")
         }
         readiness.markReady()
-        releaseStartupPages()
         logger.info("listening", metadata: [
             "ingress": "\(ingress.localAddress.map(\.description) ?? "?")",
             "metrics": "\(metrics.localAddress.map(\.description) ?? "?")",
             "loops": "\(group.loops.count)",
         ])
         installSignalHandlers()
+        releaseStartupPages()
     }
 
     /// Start-up (argument parsing, the runtime's first protocol-conformance scans, config

@@ -96,6 +96,29 @@ struct HeadParserTests {
         }
     }
 
+    @Test func controlBytesAreFoundAtEveryPositionOfLongValues() {
+        for position in 0..<24 {
+            for (byte, allowed) in [(UInt8(0x01), false), (0x1F, false), (0x7F, false), (0x0D, false), (0x00, false),
+                                    (0x09, true), (0x80, true), (0xFF, true), (0x20, true)] {
+                var value = Array(repeating: UInt8(ascii: "v"), count: 24)
+                value[position] = byte
+                let bytes = Array("GET / HTTP/1.1\r\nX-Long: ".utf8) + value + Array("\r\n\r\n".utf8)
+                let accepted = bytes.withUnsafeBytes { raw -> Bool in
+                    var head = HTTPHead()
+                    return (try? HTTPHeadParser.parseRequest(raw, headEnd: raw.count, limits: HeadLimits(), into: &head)) != nil
+                }
+                #expect(accepted == allowed, "byte \(byte) at \(position)")
+            }
+        }
+    }
+
+    @Test func tokenCharacters() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+        for byte in 0...255 {
+            #expect(isTokenChar(UInt8(byte)) == tchar.contains(UInt8(byte)), "byte \(byte)")
+        }
+    }
+
     @Test func statusCodesOfErrors() {
         #expect(HTTPError.unsupportedVersion.status.code == 505)
         #expect(HTTPError.tooManyHeaders(limit: 1).status.code == 431)
