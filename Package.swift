@@ -3,6 +3,7 @@
 //   CSluice     C shims for kernel interfaces Glibc does not import cleanly (epoll, eventfd, ...)
 //   SluiceIO    the I/O engine: syscalls, sockets, epoll event loops, timers, the lock-free queue
 //   SluiceHTTP  HTTP/1.1 on SluiceIO: in-place parser, server with routes, pooled client
+//   SluiceCloudEvents  the event model (one allocation per event), JSON format, HTTP binding
 //   sluice      the executable that wires them (CLI, signals, health endpoints)
 import PackageDescription
 
@@ -47,6 +48,11 @@ let package = Package(
             ],
             swiftSettings: fast
         ),
+        .target(
+            name: "SluiceCloudEvents",
+            dependencies: ["SluiceIO", "SluiceHTTP"],
+            swiftSettings: fast
+        ),
         .executableTarget(
             name: "sluice",
             dependencies: [
@@ -61,6 +67,7 @@ let package = Package(
         ),
         .testTarget(name: "SluiceIOTests", dependencies: ["SluiceIO"], swiftSettings: strict),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceIO"], swiftSettings: strict),
+        .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents", "SluiceHTTP"], swiftSettings: strict),
         // Runs the built `sluice` binary (serve, probes, signals, exit codes).
         // (no dependency on the executable target: linking it into a test bundle would drag its
         // static-stdlib link flags along; `swift build --build-tests` builds it beside the tests)

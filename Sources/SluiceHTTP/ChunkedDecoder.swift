@@ -7,6 +7,10 @@ import Glibc
 /// `rawEnd` are consumed; the next pipelined message starts there.
 /// Offsets are relative to the start of the message, which must not move while decoding
 /// (the connection only compacts its buffer between messages or by moving whole messages).
+///
+/// Raw size is bounded as well as decoded size: chunk framing (size lines, extensions, CRLFs)
+/// may not exceed the body's own size plus 64 KiB, so a peer cannot make the buffer grow
+/// without limit with endless leading zeros, extensions or one-byte chunks.
 public struct ChunkedDecoder: Sendable {
     private enum State: Sendable {
         case size, sizeExtension, sizeLF, data, dataCR, dataLF, trailerLineStart, trailerLine, finalLF, done
@@ -14,7 +18,7 @@ public struct ChunkedDecoder: Sendable {
 
     private var state = State.size
     private var chunkSize = 0
-    private var sawDigit = false
+    private var sizeDigits = 0
     private var extensionBytes = 0
     private var trailerBytes = 0
     private let maxBody: Int
@@ -35,6 +39,8 @@ public struct ChunkedDecoder: Sendable {
 
     public var isComplete: Bool { state == .done }
     public var bodyCount: Int { bodyEnd - bodyStart }
+    static let framingAllowance = 64 * 1024
+    static let maxSizeDigits = 16
 
     /// Consumes what `message` holds past `rawEnd`. Returns true once the last chunk and the
     /// trailer section have been read.
@@ -44,6 +50,10 @@ public struct ChunkedDecoder: Sendable {
         var index = rawEnd
         defer { rawEnd = index }
         while index < end {
+            // Framing bytes consumed so far beyond the decoded body.
+            if (index - bodyStart) - bodyCount > bodyCount + ChunkedDecoder.framingAllowance {
+                throw .badChunk("chunk framing too large for the body it carries")
+            }
             switch state {
             case .data:
                 let available = min(end - index, chunkSize)
@@ -63,15 +73,15 @@ public struct ChunkedDecoder: Sendable {
             switch state {
             case .size:
                 if let digit = hexValue(byte) {
-                    guard chunkSize <= (Int.max >> 4) else { throw .badChunk("chunk size overflows") }
+                    sizeDigits += 1
+                    guard sizeDigits <= ChunkedDecoder.maxSizeDigits else { throw .badChunk("chunk size has too many digits") }
                     chunkSize = chunkSize << 4 | digit
-                    sawDigit = true
                     if chunkSize > maxBody - bodyCount { throw .bodyTooLarge(limit: maxBody) }
-                } else if sawDigit && (byte == 0x3B || byte == 0x20 || byte == 0x09) {
+                } else if sizeDigits > 0 && (byte == 0x3B || byte == 0x20 || byte == 0x09) {
                     state = .sizeExtension
-                } else if sawDigit && byte == 0x0D {
+                } else if sizeDigits > 0 && byte == 0x0D {
                     state = .sizeLF
-                } else if sawDigit && byte == 0x0A {
+                } else if sizeDigits > 0 && byte == 0x0A {
                     try endOfSizeLine()
                 } else {
                     throw .badChunk("invalid chunk size")
@@ -80,8 +90,9 @@ public struct ChunkedDecoder: Sendable {
                 if byte == 0x0D { state = .sizeLF }
                 else if byte == 0x0A { try endOfSizeLine() }
                 else {
+                    // Counted over the whole message, not per chunk.
                     extensionBytes += 1
-                    guard extensionBytes <= 4096 else { throw .badChunk("chunk extension too long") }
+                    guard extensionBytes <= 4096 else { throw .badChunk("chunk extensions too long") }
                     guard byte == 0x09 || (byte >= 0x20 && byte != 0x7F) else { throw .badChunk("control character in chunk extension") }
                 }
             case .sizeLF:
@@ -119,8 +130,7 @@ public struct ChunkedDecoder: Sendable {
         } else {
             state = .data
         }
-        sawDigit = false
-        extensionBytes = 0
+        sizeDigits = 0
     }
 
     private mutating func countTrailer() throws(HTTPError) {

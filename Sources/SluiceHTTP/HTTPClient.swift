@@ -95,17 +95,21 @@ final class ClientLoopState: @unchecked Sendable {
 
     func shutdown() {
         isShutdown = true
+        // Busy connections keep their pool (they hold it strongly) until they finish.
         for pool in pools.values { pool.shutdown() }
         pools.removeAll()
     }
 }
 
 /// One request in flight, with its completion. Completed exactly once.
-final class ClientTask {
+/// Loop-confined; Sendable only so loop callbacks can name it.
+final class ClientTask: @unchecked Sendable {
     let request: HTTPClientRequest
     let deadline: UInt64
     private let completion: HTTPClientCompletion
     var resends = 0
+    /// The timer bounding its wait for a connection, while it waits.
+    var waitTimer: TimerID?
     private(set) var finished = false
 
     init(request: HTTPClientRequest, deadline: UInt64, completion: @escaping HTTPClientCompletion) {
@@ -123,10 +127,11 @@ final class ClientTask {
 
 /// Keep-alive connections to one origin on one loop: idle connections are reused most-recent
 /// first (warm), new ones open up to the limit, and beyond it requests wait in FIFO order.
-final class ConnectionPool {
+/// Loop-confined; Sendable only so loop callbacks can name it.
+final class ConnectionPool: @unchecked Sendable {
     let origin: Origin
-    unowned let client: HTTPClient
-    unowned let state: ClientLoopState
+    let client: HTTPClient
+    let state: ClientLoopState
     private var idle: [HTTPClientConnection] = []
     private var waiters = Deque<ClientTask>()
     /// Connections open or opening, idle or busy.
@@ -140,8 +145,10 @@ final class ConnectionPool {
 
     var loop: EventLoop { state.loop }
 
-    func execute(_ task: ClientTask) {
-        if let connection = idle.popLast() {
+    /// Sends `task` on an idle connection, a new one, or after a wait. `fresh` skips idle
+    /// connections (a resend after a stale one: its siblings are likely stale too).
+    func execute(_ task: ClientTask, fresh: Bool = false) {
+        if !fresh, let connection = idle.popLast() {
             connection.send(task)
         } else if total < client.configuration.maxConnectionsPerOrigin {
             total += 1
@@ -149,7 +156,7 @@ final class ConnectionPool {
         } else if waiters.count < client.configuration.maxWaitingPerOrigin {
             waiters.append(task)
             // Bound the wait by the request's own deadline.
-            loop.schedule(at: task.deadline) { [weak self] in
+            task.waitTimer = loop.schedule(at: task.deadline) { [weak self] in
                 guard let self, !task.finished, let index = self.waiters.firstIndex(where: { $0 === task }) else { return }
                 self.waiters.remove(at: index)
                 task.finish(.failure(.responseTimeout))
@@ -159,31 +166,41 @@ final class ConnectionPool {
         }
     }
 
-    /// A connection finished a response and can take another request.
-    func connectionIsFree(_ connection: HTTPClientConnection) {
+    /// The next waiter still worth serving, its wait timer cancelled.
+    private func nextWaiter() -> ClientTask? {
         while let next = waiters.popFirst() {
-            if next.finished { continue }
-            connection.send(next)
-            return
+            if let timer = next.waitTimer {
+                loop.cancel(timer)
+                next.waitTimer = nil
+            }
+            if !next.finished { return next }
         }
-        idle.append(connection)
+        return nil
     }
 
-    /// A connection closed (idle or after an error); its slot may serve a waiter.
+    /// A connection finished a response and can take another request.
+    func connectionIsFree(_ connection: HTTPClientConnection) {
+        if let next = nextWaiter() {
+            connection.send(next)
+        } else {
+            idle.append(connection)
+        }
+    }
+
+    /// A connection closed (idle or after an error); its slot may serve a waiter. The waiter
+    /// starts from the loop, not from this call: a new connection can fail synchronously and
+    /// close again, and recursing through every waiter would exhaust the stack.
     func connectionClosed(_ connection: HTTPClientConnection) {
         if let index = idle.firstIndex(where: { $0 === connection }) { idle.remove(at: index) }
         total -= 1
-        while let next = waiters.popFirst() {
-            if next.finished { continue }
-            execute(next)
-            return
-        }
+        guard let next = nextWaiter() else { return }
+        loop.execute { [self] in self.execute(next) }
     }
 
-    /// Sends `task` again on another connection: its pooled connection was stale.
+    /// Sends `task` again on a new connection: its pooled connection was stale.
     func resend(_ task: ClientTask) {
         task.resends += 1
-        execute(task)
+        execute(task, fresh: true)
     }
 
     func shutdown() {

@@ -16,7 +16,9 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
         case untilClose
     }
 
-    private unowned let pool: ConnectionPool
+    // Strong: a busy connection may outlive its pool's place in the client (shutdown); the
+    // cycle through the pool's idle list is broken when the connection closes.
+    private let pool: ConnectionPool
     private let loop: EventLoop
     private var fd: Int32 = -1
     private var phase = Phase.resolving
@@ -85,6 +87,7 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
     private func didConnect() {
         phase = .active
         setInterest(.readable)
+        guard phase == .active else { return }  // failed while changing interest
         guard let task else {
             becomeIdle()
             return
@@ -104,6 +107,12 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
     }
 
     private func write(_ task: ClientTask) {
+        if let problem = task.request.headerProblem {
+            self.task = nil
+            becomeIdle()
+            task.finish(.failure(.invalidRequestHeader(problem)))
+            return
+        }
         receivedAny = false
         head = HTTPHead()
         framing = .head
@@ -259,15 +268,9 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
 
     private func complete(bodyStart: Int, bodyEnd: Int, reusable: Bool) {
         let bytes = input.readableBytes
-        var headers: [(name: String, value: String)] = []
-        headers.reserveCapacity(head.fields.count)
-        for field in head.fields {
-            let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])
-            let value = UnsafeRawBufferPointer(rebasing: bytes[Int(field.valueStart)..<Int(field.valueEnd)])
-            headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
-        }
-        let body = Array(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<bodyEnd]))
-        let response = HTTPClientResponse(status: head.statusCode, headers: headers, body: body)
+        let response = HTTPClientResponse(status: head.statusCode, head: Array(UnsafeRawBufferPointer(rebasing: bytes[0..<head.length])),
+                                          fields: Array(head.fields),
+                                          body: bodyEnd > bodyStart ? Array(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<bodyEnd])) : [])
         let consumed: Int
         if case .chunked = framing { consumed = decoder.rawEnd } else { consumed = bodyEnd }
         let finished = task
@@ -275,6 +278,7 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
         served += 1
         if reusable && consumed == input.readableCount {
             input.clear()
+            if input.capacity > 64 * 1024 { input.shrink(to: 8 * 1024) }
             becomeIdle()
         } else {
             // Not keep-alive, or the server sent bytes we did not ask for.

@@ -41,22 +41,77 @@ public struct HTTPClientRequest: Sendable {
     }
 }
 
-/// A complete response.
+extension HTTPClientRequest {
+    /// Why a header cannot be sent (a CR, LF or NUL would split or end the request), or nil.
+    var headerProblem: String? {
+        for (name, value) in headers {
+            if name.isEmpty || name.utf8.contains(where: { $0 <= 0x20 || $0 == 0x3A || $0 >= 0x7F }) {
+                return "invalid header name \"\(name)\""
+            }
+            if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
+                return "control character in the value of \(name)"
+            }
+        }
+        return nil
+    }
+}
+
+/// A complete response. The head is kept as the raw bytes received with the offsets of each
+/// field (one allocation), and header values become Strings only when asked for.
 public struct HTTPClientResponse: Sendable {
     public var status: Int
-    public var headers: [(name: String, value: String)]
+    /// The response head as received, through the blank line.
+    public let head: [UInt8]
+    /// Where each header field sits in `head`.
+    public let fields: [HeaderField]
     public var body: [UInt8]
 
-    public init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+    public init(status: Int, head: [UInt8], fields: [HeaderField], body: [UInt8]) {
         self.status = status
-        self.headers = headers
+        self.head = head
+        self.fields = fields
         self.body = body
+    }
+
+    /// Builds a response from name/value pairs (tests and synthetic answers).
+    public init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        var head: [UInt8] = Array("HTTP/1.1 \(status) \r\n".utf8)
+        var fields: [HeaderField] = []
+        for (name, value) in headers {
+            let nameStart = head.count
+            head.append(contentsOf: name.utf8)
+            let nameEnd = head.count
+            head.append(contentsOf: ": ".utf8)
+            let valueStart = head.count
+            head.append(contentsOf: value.utf8)
+            fields.append(HeaderField(nameStart: Int32(nameStart), nameEnd: Int32(nameEnd),
+                                      valueStart: Int32(valueStart), valueEnd: Int32(head.count)))
+            head.append(contentsOf: "\r\n".utf8)
+        }
+        head.append(contentsOf: "\r\n".utf8)
+        self.init(status: status, head: head, fields: fields, body: body)
+    }
+
+    /// All headers as Strings, in order.
+    public var headers: [(name: String, value: String)] {
+        fields.map { (String(decoding: head[Int($0.nameStart)..<Int($0.nameEnd)], as: UTF8.self),
+                      String(decoding: head[Int($0.valueStart)..<Int($0.valueEnd)], as: UTF8.self)) }
     }
 
     /// The first header named `name`, compared case-insensitively.
     public func header(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return headers.first { $0.name.lowercased() == wanted }?.value
+        var name = name
+        return name.withUTF8 { wanted in
+            head.withUnsafeBytes { bytes in
+                for field in fields {
+                    let fieldName = UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)])
+                    if asciiCaseInsensitiveEquals(fieldName, UnsafeRawBufferPointer(wanted)) {
+                        return String(decoding: bytes[Int(field.valueStart)..<Int(field.valueEnd)], as: UTF8.self)
+                    }
+                }
+                return nil
+            }
+        }
     }
 }
 

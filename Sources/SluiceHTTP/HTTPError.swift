@@ -36,6 +36,7 @@ public enum HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
     case responseTooLarge(limit: Int)
     /// Too many requests already waiting for a connection to this origin.
     case poolExhausted
+    case invalidRequestHeader(String)
     case shutdown
     case io(IOError)
 
@@ -50,7 +51,7 @@ public enum HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .timeout: return .requestTimeout
         case .connectTimeout, .responseTimeout: return HTTPStatus(code: 504)
         case .invalidURL, .dnsFailure, .connectionRefused, .connectionReset, .connectionClosed, .responseTooLarge,
-             .poolExhausted, .shutdown, .io, .badStatusLine, .truncated:
+             .poolExhausted, .shutdown, .io, .badStatusLine, .truncated, .invalidRequestHeader:
             return HTTPStatus(code: 502)
         default: return .badRequest
         }
@@ -84,6 +85,7 @@ public enum HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .responseTooLarge(let limit): return "response larger than \(limit) bytes"
         case .poolExhausted: return "too many requests waiting for a connection"
         case .shutdown: return "client is shut down"
+        case .invalidRequestHeader(let why): return "cannot send request: \(why)"
         case .io(let error): return error.description
         }
     }

@@ -171,8 +171,10 @@ final class Listener: EventHandler {
                 guard case .done(let accepted) = try Syscall.accept(fd) else { return }
                 client = accepted
             } catch {
-                // EMFILE/ENFILE: out of descriptors. Back off instead of spinning on a full backlog.
-                server.logger.warning("accept failed: \(error)")
+                // EMFILE/ENFILE: out of descriptors. The listener stays readable while the
+                // backlog is full, so stop watching it for a moment instead of spinning.
+                server.logger.warning("accept failed: \(error); pausing accepts for 100 ms")
+                pauseAccepting()
                 return
             }
             admit(client)
@@ -196,6 +198,14 @@ final class Listener: EventHandler {
         } catch {
             server.openConnections.wrappingSubtract(1, ordering: .relaxed)
             Syscall.close(client)
+        }
+    }
+
+    private func pauseAccepting() {
+        try? state.loop.reregister(fd: fd, interest: [])
+        state.loop.schedule(after: .milliseconds(100)) { [weak self] in
+            guard let self, !self.closed else { return }
+            try? self.state.loop.reregister(fd: self.fd, interest: .readable)
         }
     }
 

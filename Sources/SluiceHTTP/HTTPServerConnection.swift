@@ -137,6 +137,10 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         switch phase {
         case .handling, .closing:
             closeAfterResponse = true  // answer what was asked, then close
+        case .reading where !output.isEmpty:
+            // Answers to pipelined requests are still being written: finish them first.
+            closeAfterResponse = true
+            phase = .closing
         default:
             close()  // nothing in progress, or a request that will never be completed
         }
@@ -267,7 +271,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         switch output.flush(to: fd) {
         case .done:
             if interest.contains(.writable) { setInterest(interest.subtracting(.writable)) }
-            if phase == .closing {
+            if output.buffer.capacity > HTTPServerConnection.retainedInputCapacity { output.buffer.shrink(to: 4096) }
+            if phase == .closing || (closeAfterResponse && phase == .reading && framer.phase == .idle) {
                 startLingering()
             } else if !peerClosed && !interest.contains(.readable) && phase != .handling {
                 // Output drained below the high-water mark: resume reading and parsing.

@@ -11,7 +11,7 @@ extension Duration {
     /// Whole nanoseconds, saturating at zero for negative durations.
     public var nanoseconds: UInt64 {
         let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
+        if seconds < 0 || attoseconds < 0 { return 0 }
         let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return UInt64.max }
         return whole &+ UInt64(attoseconds / 1_000_000_000)

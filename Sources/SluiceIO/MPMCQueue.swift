@@ -12,9 +12,11 @@ import Synchronization
 /// - **Bound**: `capacity` (rounded up to a power of two) items. `tryEnqueue` on a full queue
 ///   returns the item back instead of waiting, so the caller chooses its backpressure
 ///   (answer 503, keep the item, or retry later). Nothing is ever dropped or duplicated.
-/// - **Progress**: a producer that stalls between claiming a slot and publishing it delays
-///   consumers of that one slot only (they see it as "not yet ready", i.e. empty); this is the
-///   design's known trade for its speed, acceptable because producers never block while holding a slot.
+/// - **Progress**: a producer that stalls between claiming a slot and publishing it holds up
+///   every consumer, since dequeues go strictly by position: they see "nothing ready" (while
+///   `approximateCount` says otherwise) until it resumes. This is the design's known trade for
+///   its speed; producers never block or call out while holding a slot, so the window is a
+///   few instructions unless the thread is preempted right there.
 /// - **Wake-ups** are not this type's job: pair it with an `EventLoop` (whose `execute` coalesces
 ///   wake-ups) or a `WakeupSignal`, which signal a consumer only when it is about to sleep.
 public final class MPMCQueue<Element>: @unchecked Sendable {

@@ -24,6 +24,9 @@ public final class WakeupSignal: Sendable {
     /// Called by producers after they publish work.
     @inline(__always)
     public func notify() {
+        // Pairs with the fence in `wait`: either the consumer sees the published work before
+        // it sleeps, or we see it sleeping (store-buffering needs a full fence on both sides).
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
         if state.load(ordering: .relaxed) == Self.sleeping,
            state.exchange(Self.awake, ordering: .sequentiallyConsistent) == Self.sleeping {
             semaphore.signal()
@@ -34,6 +37,7 @@ public final class WakeupSignal: Sendable {
     /// work arrived while it was deciding to sleep.
     public func wait(timeout: DispatchTime = .distantFuture, unless ready: () -> Bool) {
         state.store(Self.sleeping, ordering: .sequentiallyConsistent)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
         if ready() {
             cancelSleep()
             return

@@ -65,6 +65,21 @@ struct ChunkedDecoderTests {
         #expect(throws: HTTPError.self) { try decode(raw) }
     }
 
+    @Test func rawFramingIsBoundedToo() throws {
+        // Endless leading zeros never grow the size past zero, but are still framing.
+        #expect(throws: HTTPError.self) { try decode(String(repeating: "0", count: 100) + "5\r\nhello\r\n0\r\n\r\n") }
+        // Extensions are limited over the whole message, not per chunk.
+        let chatty = String(repeating: "1;" + String(repeating: "e", count: 1000) + "\r\nx\r\n", count: 10) + "0\r\n\r\n"
+        #expect(throws: HTTPError.self) { try decode(chatty) }
+        // One-byte chunks: five bytes of framing per byte of body, refused once past the allowance.
+        let tiny = String(repeating: "1\r\nx\r\n", count: 20_000) + "0\r\n\r\n"
+        #expect(throws: HTTPError.badChunk("chunk framing too large for the body it carries")) { try decode(tiny) }
+        // Ordinary chunking of a large body passes.
+        let chunk = String(repeating: "y", count: 4096)
+        let large = String(repeating: "1000\r\n" + chunk + "\r\n", count: 64) + "0\r\n\r\n"
+        #expect(try decode(large).body.count == 64 * 4096)
+    }
+
     @Test func enforcesBodyLimit() {
         #expect(throws: HTTPError.bodyTooLarge(limit: 8)) { try decode("5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n", maxBody: 8) }
         #expect(throws: HTTPError.bodyTooLarge(limit: 8)) { try decode("ffffff\r\n", maxBody: 8) }

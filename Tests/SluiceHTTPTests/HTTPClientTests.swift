@@ -201,6 +201,38 @@ struct HTTPClientTests {
         #expect(try fetch(client, HTTPClientRequest(url: target)).get().status == 200)
     }
 
+    @Test func headersThatWouldSplitTheRequestAreRefused() throws {
+        let fixture = try TestServer()
+        defer { fixture.stop() }
+        let group = try EventLoopGroup(loopCount: 1)
+        let client = HTTPClient(group: group)
+        defer { client.shutdown(); group.shutdown() }
+        let target = try url("http://127.0.0.1:\(fixture.port)/hello")
+        let split = fetch(client, HTTPClientRequest(url: target, headers: [("X-A", "1\r\nX-Injected: 2")]))
+        guard case .failure(.invalidRequestHeader) = split else {
+            Issue.record("expected invalidRequestHeader, got \(split)")
+            return
+        }
+        // The connection is still usable afterwards.
+        #expect(try fetch(client, HTTPClientRequest(url: target)).get().status == 200)
+    }
+
+    @Test func shutdownWithRequestsInFlightCompletesThem() throws {
+        let fixture = try TestServer()
+        defer { fixture.stop() }
+        let group = try EventLoopGroup(loopCount: 1)
+        let client = HTTPClient(group: group)
+        let done = DispatchSemaphore(value: 0)
+        client.execute(HTTPClientRequest(url: try url("http://127.0.0.1:\(fixture.port)/later/200"))) { result in
+            #expect((try? result.get().status) == 200)
+            done.signal()
+        }
+        usleep(50_000)
+        client.shutdown()
+        #expect(done.wait(timeout: .now() + 5) == .success)
+        group.shutdown()
+    }
+
     @Test func urlParsing() {
         let full = HTTPURL("http://Sub.Example.svc.cluster.local:8080/path/x?y=1#frag")
         #expect(full?.host == "sub.example.svc.cluster.local")

@@ -265,6 +265,19 @@ struct HTTPServerTests {
         #expect(client.isClosedByPeer())
     }
 
+    @Test func halfCloseAfterPipelinedRequestsStillGetsEveryAnswer() throws {
+        let fixture = try TestServer()
+        defer { fixture.stop() }
+        let client = try RawClient(port: fixture.port)
+        // Large answers that cannot all be written at once, then FIN.
+        try client.send(String(repeating: "GET /big/1000000 HTTP/1.1\r\n\r\n", count: 4))
+        client.shutdownWrite()
+        usleep(100_000)
+        let responses = try client.receiveResponses(4)
+        #expect(responses.map(\.body.count) == [1_000_000, 1_000_000, 1_000_000, 1_000_000])
+        #expect(client.isClosedByPeer())
+    }
+
     @Test func gracefulShutdownFinishesInFlightRequests() throws {
         let fixture = try TestServer()
         let busy = try RawClient(port: fixture.port)

@@ -239,6 +239,13 @@ struct PrimitiveTests {
         #expect(buffer.capacity == 64)
     }
 
+    @Test func durationsSaturateAtZero() {
+        #expect(Duration.milliseconds(-500).nanoseconds == 0)
+        #expect(Duration.seconds(-2).nanoseconds == 0)
+        #expect(Duration.milliseconds(1500).nanoseconds == 1_500_000_000)
+        #expect(Duration.seconds(Int64.max).nanoseconds == UInt64.max)
+    }
+
     @Test func socketAddresses() {
         #expect(SocketAddress(numericHost: "127.0.0.1", port: 80)?.description == "127.0.0.1:80")
         #expect(SocketAddress(numericHost: "::1", port: 8080)?.description == "[::1]:8080")
