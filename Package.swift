@@ -4,6 +4,11 @@
 //   SluiceIO    the I/O engine: syscalls, sockets, epoll event loops, timers, the lock-free queue
 //   SluiceHTTP  HTTP/1.1 on SluiceIO: in-place parser, server with routes, pooled client
 //   SluiceCloudEvents  the event model (one allocation per event), JSON format, HTTP binding
+//   SluiceConfig  Knative manifests (Yams) into a checked model, problems as file:line
+//   SluiceFilter  trigger filters compiled once, the trigger index, CESQL
+//   SluiceStorage  where a broker's events wait for their triggers (memory; disk)
+//   SluiceDelivery  per-trigger dispatchers: retries, backoff, dead letters, replies
+//   SluiceBroker  the data plane: ingress, brokers built from manifests, reloads
 //   sluice      the executable that wires them (CLI, signals, health endpoints)
 import PackageDescription
 
@@ -31,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .target(name: "CSluice"),
@@ -53,20 +59,60 @@ let package = Package(
             dependencies: ["SluiceIO", "SluiceHTTP"],
             swiftSettings: fast
         ),
+        .target(
+            name: "SluiceConfig",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceFilter",
+            dependencies: ["SluiceCloudEvents", "SluiceConfig"],
+            swiftSettings: fast
+        ),
+        .target(
+            name: "SluiceStorage",
+            dependencies: ["SluiceIO", "SluiceCloudEvents"],
+            swiftSettings: fast
+        ),
+        .target(
+            name: "SluiceDelivery",
+            dependencies: [
+                "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceStorage", "SluiceConfig", "CSluice",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: fast
+        ),
+        .target(
+            name: "SluiceBroker",
+            dependencies: [
+                "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceConfig", "SluiceFilter", "SluiceStorage", "SluiceDelivery", "CSluice",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: fast
+        ),
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "CSluice", "SluiceIO", "SluiceHTTP",
+                "CSluice", "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,
             // One self-contained binary: no Swift runtime needed on the host or in the image,
             // and about 3 MB less resident memory than loading the runtime's shared libraries.
-            linkerSettings: [.unsafeFlags(["-static-stdlib"]), .linkedLibrary("_FoundationCShims"), .linkedLibrary("_FoundationCollections")]
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib"]),
+                .linkedLibrary("_FoundationCShims"), .linkedLibrary("_FoundationCollections"),
+                .linkedLibrary("CoreFoundation"), .linkedLibrary("_FoundationICU"),
+            ]
         ),
         .testTarget(name: "SluiceIOTests", dependencies: ["SluiceIO"], swiftSettings: strict),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceIO"], swiftSettings: strict),
+        .testTarget(name: "SluiceFilterTests", dependencies: ["SluiceFilter", "SluiceCloudEvents", "SluiceConfig"], swiftSettings: strict),
+        .testTarget(name: "SluiceBrokerTests", dependencies: ["SluiceBroker", "SluiceHTTP", "SluiceIO", "SluiceConfig", "SluiceCloudEvents"], swiftSettings: strict),
+        .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceCloudEvents", "SluiceConfig"], swiftSettings: strict),
+        .testTarget(name: "SluiceStorageTests", dependencies: ["SluiceStorage", "SluiceCloudEvents"], swiftSettings: strict),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents", "SluiceHTTP"], swiftSettings: strict),
         // Runs the built `sluice` binary (serve, probes, signals, exit codes).
         // (no dependency on the executable target: linking it into a test bundle would drag its

@@ -14,6 +14,8 @@ public enum CloudEventError: Error, Equatable, Sendable, CustomStringConvertible
     case invalidBatch(String)
     case unsupportedFormat(String)
     case tooLarge(String)
+    /// Refused by a rule of the receiver, such as Knative's TTL loop guard.
+    case rejected(String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum CloudEventError: Error, Equatable, Sendable, CustomStringConvertible
         case .invalidBatch(let reason): return "invalid batch: \(reason)"
         case .unsupportedFormat(let type): return "unsupported event format \(type)"
         case .tooLarge(let what): return "\(what) too large"
+        case .rejected(let reason): return reason
         }
     }
 }

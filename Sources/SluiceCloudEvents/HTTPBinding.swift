@@ -41,6 +41,8 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
     private var value: [UInt8] = []
     /// Batches larger than this are refused.
     public var maxBatchEvents = 10_000
+    /// Runs on each event's builder just before it is laid out (see `JSONFormat.Prepare`).
+    public var prepare: JSONFormat.Prepare?
 
     public init() {
         fields.reserveCapacity(32)
@@ -76,9 +78,10 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
         let contentType = fields.first { $0.name.count == 12 && asciiEqualsLowercase($0.name, "content-type") }?.value
         switch try HTTPBinding.mode(contentType: contentType) {
         case .structured:
-            return [attachTransportHeaders(try JSONFormat.decodeEvent(body, builder: &builder), keep: keep)]
+            return [attachTransportHeaders(try JSONFormat.decodeEvent(body, builder: &builder, prepare: prepare), keep: keep)]
         case .batched:
-            return try JSONFormat.decodeBatch(body, builder: &builder, maxEvents: maxBatchEvents).map { attachTransportHeaders($0, keep: keep) }
+            return try JSONFormat.decodeBatch(body, builder: &builder, maxEvents: maxBatchEvents, prepare: prepare)
+                .map { attachTransportHeaders($0, keep: keep) }
         case .binary:
             return [try decodeBinary(contentType: contentType, body: body, keep: keep)]
         }
@@ -125,6 +128,7 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
                             value: contentType, kind: .string)
         }
         try builder.validateRequired()
+        try prepare?(&builder)
         return builder.build(data: body.isEmpty ? nil : Array(body))
     }
 

@@ -4,9 +4,10 @@
 /// for other content types, and `data_base64` to bytes.
 public enum JSONFormat {
     /// Decodes one event from a JSON object.
-    public static func decodeEvent(_ bytes: UnsafeRawBufferPointer, builder: inout CloudEventBuilder) throws(CloudEventError) -> CloudEvent {
+    public static func decodeEvent(_ bytes: UnsafeRawBufferPointer, builder: inout CloudEventBuilder,
+                                   prepare: Prepare? = nil) throws(CloudEventError) -> CloudEvent {
         var scanner = JSONScanner(bytes)
-        let event = try decodeObject(&scanner, builder: &builder, expectedVersion: nil)
+        let event = try decodeObject(&scanner, builder: &builder, expectedVersion: nil, prepare: prepare)
         try scanner.expectEnd()
         return event
     }
@@ -14,7 +15,7 @@ public enum JSONFormat {
     /// Decodes a batch (a JSON array of event objects). One bad element rejects the batch, and
     /// all elements must share one specversion.
     public static func decodeBatch(_ bytes: UnsafeRawBufferPointer, builder: inout CloudEventBuilder,
-                                   maxEvents: Int = 10_000) throws(CloudEventError) -> [CloudEvent] {
+                                   maxEvents: Int = 10_000, prepare: Prepare? = nil) throws(CloudEventError) -> [CloudEvent] {
         var scanner = JSONScanner(bytes)
         guard try scanner.peekKind() == .array else { throw .invalidBatch("the body is not a JSON array") }
         scanner.index += 1
@@ -29,7 +30,7 @@ public enum JSONFormat {
             guard try scanner.peekKind() == .object else { throw .invalidBatch("element \(events.count) is not a JSON object") }
             let event: CloudEvent
             do {
-                event = try decodeObject(&scanner, builder: &builder, expectedVersion: version)
+                event = try decodeObject(&scanner, builder: &builder, expectedVersion: version, prepare: prepare)
             } catch {
                 throw .invalidBatch("element \(events.count): \(error)")
             }
@@ -50,8 +51,12 @@ public enum JSONFormat {
         var raw: Range<Int>
     }
 
+    /// Runs on the builder after the attributes are read and checked, just before the event is
+    /// laid out: the place to add extensions a receiver stamps on every event.
+    public typealias Prepare = (inout CloudEventBuilder) throws(CloudEventError) -> Void
+
     private static func decodeObject(_ scanner: inout JSONScanner, builder: inout CloudEventBuilder,
-                                     expectedVersion: SpecVersion?) throws(CloudEventError) -> CloudEvent {
+                                     expectedVersion: SpecVersion?, prepare: Prepare?) throws(CloudEventError) -> CloudEvent {
         builder.reset()
         try scanner.expect(0x7B, "'{'")
         var scratch: [UInt8] = []
@@ -87,12 +92,12 @@ public enum JSONFormat {
             try scanner.expect(0x7D, "'}'")
         }
         return try withBytes(of: scratch) { scratchBytes throws(CloudEventError) -> CloudEvent in
-            try assemble(members, scratch: scratchBytes, input: scanner.bytes, builder: &builder, expectedVersion: expectedVersion)
+            try assemble(members, scratch: scratchBytes, input: scanner.bytes, builder: &builder, expectedVersion: expectedVersion, prepare: prepare)
         }
     }
 
     private static func assemble(_ members: [Member], scratch: UnsafeRawBufferPointer, input: UnsafeRawBufferPointer,
-                                 builder: inout CloudEventBuilder, expectedVersion: SpecVersion?) throws(CloudEventError) -> CloudEvent {
+                                 builder: inout CloudEventBuilder, expectedVersion: SpecVersion?, prepare: Prepare?) throws(CloudEventError) -> CloudEvent {
         func name(_ member: Member) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: scratch[member.name]) }
         func value(_ member: Member) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: scratch[member.value]) }
 
@@ -138,6 +143,7 @@ public enum JSONFormat {
         }
         try builder.validateRequired()
         if dataMember != nil && base64Member != nil { throw .invalidJSON("both data and data_base64") }
+        try prepare?(&builder)
 
         if let base64Member {
             guard let bytes = Base64.decode(value(base64Member)) else { throw .invalidAttribute(name: "data_base64", reason: "not base64") }

@@ -131,6 +131,7 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
             buffer.append(value)
             buffer.append("\r\n")
         }
+        if !request.headerBlock.isEmpty { buffer.append(request.headerBlock) }
         if !request.body.isEmpty || request.method == .post || request.method == .put || request.method == .patch {
             buffer.append("Content-Length: ")
             buffer.appendDecimal(request.body.count)

@@ -22,6 +22,10 @@ public struct HTTPClientRequest: Sendable {
     public var method: HTTPMethod
     public var url: HTTPURL
     public var headers: [(name: String, value: String)]
+    /// Header lines already serialised ("Name: value\r\n" each), written after `headers`.
+    /// For callers that build many headers from their own bytes (a CloudEvent's attributes)
+    /// without making a String per header. The caller guarantees well-formed lines.
+    public var headerBlock: [UInt8] = []
     public var body: [UInt8]
     /// Deadline for the whole exchange; nil uses the client's `requestTimeout`.
     public var timeout: Duration?

@@ -18,6 +18,8 @@ public struct Router: Sendable {
     }
 
     private var routes: [Route] = []
+    /// Answers requests whose path matches no route (default: 404).
+    public var fallback: HTTPHandler?
 
     public init() {}
 
@@ -51,7 +53,9 @@ public struct Router: Sendable {
             }
             if let routeMethod = route.method { allowed.append(routeMethod) }
         }
-        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+        if !allowed.isEmpty { return .methodNotAllowed(allowed: allowed) }
+        if let fallback { return .handler(fallback, RouteParameters()) }
+        return .notFound
     }
 
     private func matches(_ segments: [Segment], path: UnsafeRawBufferPointer, pathOffset: Int, parameters: inout RouteParameters) -> Bool {

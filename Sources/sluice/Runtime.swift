@@ -3,53 +3,86 @@ import CSluice
 import Dispatch
 import Glibc
 import Logging
+import SluiceBroker
+import SluiceConfig
 import SluiceHTTP
 import SluiceIO
 import Synchronization
 
-/// The running process: event loops, the ingress server with its probes, the metrics server,
-/// and the signal handlers that stop or reload them.
+/// The running process: event loops, the data plane built from the manifests, the ingress
+/// server with its probes, the metrics server, and the signal handlers that stop or reload.
 final class Runtime: @unchecked Sendable {  // signalSources is written once, before any handler runs
     let logger: Logger
+    let configPath: String
+    let options: DataPlaneOptions
     let group: EventLoopGroup
+    let client: HTTPClient
+    let controller: DataPlaneController
     let ingress: HTTPServer
     let metrics: HTTPServer
-    let ready = Atomic<Bool>(false)
+    private let readiness = ReadinessProbe()
     private let done = DispatchSemaphore(value: 0)
     private let signalQueue = DispatchQueue(label: "sluice.signals")
     private var signalSources: [any DispatchSourceSignal] = []
 
-    init(options: Serve, logger: Logger) throws {
+    init(options serve: Serve, logger: Logger) throws {
         self.logger = logger
-        group = try EventLoopGroup(loopCount: options.loops ?? LoopThread.processorCount)
+        configPath = serve.config
+        var options = DataPlaneOptions()
+        options.clusterDomain = serve.clusterDomain
+        switch serve.storage {
+        case .memory:
+            options.storage = .memory
+        case .disk:
+            throw ExitError(message: "--storage disk is not available in this version of Sluice yet; use --storage memory")
+        }
+        self.options = options
+        let manifests: ManifestSet
+        switch ConfigurationLoader.load(path: serve.config, options: options) {
+        case .failure(let error):
+            throw ExitError(message: error.description)
+        case .success(let loaded):
+            manifests = loaded
+        }
+        for warning in manifests.warnings { logger.warning("\(warning.location): \(warning.message)") }
+
+        group = try EventLoopGroup(loopCount: serve.loops ?? LoopThread.processorCount)
+        client = HTTPClient(group: group)
+        controller = DataPlaneController(options: options, group: group, client: client)
+        let ingressHandler = Ingress(controller: controller, group: group)
+        do {
+            try controller.apply(manifests)
+        } catch {
+            group.shutdown()
+            throw ExitError(message: error.description)
+        }
 
         var ingressConfiguration = HTTPServerConfiguration()
-        ingressConfiguration.host = options.host
-        ingressConfiguration.port = options.port
-        ingressConfiguration.maxBodyBytes = options.maxBodyBytes
-        let readiness = ReadinessProbe()
+        ingressConfiguration.host = serve.host
+        ingressConfiguration.port = serve.port
+        ingressConfiguration.maxBodyBytes = serve.maxBodyBytes
+        let readiness = self.readiness
         var router = Router()
         router.get("/healthz") { _, responder in responder.respond(Probes.alive) }
         router.get("/readyz") { _, responder in
             responder.respond(readiness.isReady ? Probes.ready : Probes.notReady)
         }
+        ingressHandler.install(on: &router)
         ingress = HTTPServer(configuration: ingressConfiguration, router: router, group: group)
 
         var metricsConfiguration = HTTPServerConfiguration()
-        metricsConfiguration.host = options.host
-        metricsConfiguration.port = options.metricsPort
+        metricsConfiguration.host = serve.host
+        metricsConfiguration.port = serve.metricsPort
         metricsConfiguration.maxConnections = 64
         var metricsRouter = Router()
         let ingressServer = ingress
+        let controller = self.controller
         metricsRouter.get("/metrics") { _, responder in
             responder.respond(HTTPResponse(status: .ok, headers: [("Content-Type", "text/plain; version=0.0.4")],
-                                           body: Array(ProcessMetrics.render(ingress: ingressServer).utf8)))
+                                           body: Array(ProcessMetrics.render(ingress: ingressServer, plane: controller.current).utf8)))
         }
         metrics = HTTPServer(configuration: metricsConfiguration, router: metricsRouter, group: group)
-        self.readiness = readiness
     }
-
-    private let readiness: ReadinessProbe
 
     func start() throws {
         do {
@@ -64,6 +97,8 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
             "ingress": "\(ingress.localAddress.map(\.description) ?? "?")",
             "metrics": "\(metrics.localAddress.map(\.description) ?? "?")",
             "loops": "\(group.loops.count)",
+            "brokers": "\(controller.current.brokers.count)",
+            "triggers": "\(controller.current.dispatchers.count)",
         ])
         installSignalHandlers()
         releaseStartupPages()
@@ -96,17 +131,44 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         }
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signalQueue)
-        hangup.setEventHandler { [self] in self.logger.info("SIGHUP: nothing to reload yet") }
+        hangup.setEventHandler { [self] in self.reload() }
         hangup.resume()
         sources.append(hangup)
         signalSources = sources
     }
 
+    /// SIGHUP: read the manifests again and switch to them. A bad configuration is logged and
+    /// the running one kept; queued events of brokers and triggers that remain are kept.
+    private func reload() {
+        switch ConfigurationLoader.load(path: configPath, options: options) {
+        case .failure(let error):
+            logger.error("SIGHUP: configuration not reloaded:\n\(error.description)")
+        case .success(let manifests):
+            for warning in manifests.warnings { logger.warning("\(warning.location): \(warning.message)") }
+            do {
+                try controller.apply(manifests)
+                logger.info("SIGHUP: configuration reloaded", metadata: [
+                    "brokers": "\(controller.current.brokers.count)", "triggers": "\(controller.current.dispatchers.count)",
+                ])
+            } catch {
+                logger.error("SIGHUP: configuration not reloaded:\n\(error.description)")
+            }
+        }
+    }
+
+    /// SIGTERM: stop accepting, let in-flight requests finish, give queued deliveries a moment
+    /// to drain, then stop.
     private func terminate(signal: Int32) {
         guard readiness.markNotReady() else { return }
         logger.info("signal \(signal): draining connections")
         ingress.shutdown(grace: .seconds(10))
+        let deadline = Monotonic.now() + 10_000_000_000
+        while controller.current.pendingDeliveries > 0 && Monotonic.now() < deadline { usleep(20_000) }
+        let left = controller.current.pendingDeliveries
+        if left > 0 { logger.warning("stopping with \(left) events not delivered (memory storage keeps nothing across restarts)") }
+        controller.stopDelivery()
         metrics.shutdown(grace: .seconds(1))
+        client.shutdown()
         group.shutdown()
         done.signal()
     }

@@ -11,7 +11,7 @@ struct Sluice: ParsableCommand {
             matched against the broker's triggers and delivered to subscribers with retries and \
             dead-letter sinks.
             """,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Validate.self],
         defaultSubcommand: nil
     )
 }

@@ -1,0 +1,171 @@
+import Logging
+import SluiceCloudEvents
+import SluiceConfig
+import SluiceDelivery
+import SluiceFilter
+import SluiceHTTP
+import SluiceIO
+import SluiceStorage
+
+/// How the data plane keeps events and reaches services.
+public struct DataPlaneOptions: Sendable {
+    public enum Storage: Sendable {
+        case memory
+        case disk(directory: String)
+    }
+
+    public var storage: Storage = .memory
+    public var clusterDomain = "cluster.local"
+    /// Events a trigger may hold (waiting and in flight) before its broker answers 503.
+    public var maxEventsPerTrigger = 10_000
+    /// Bytes a broker may hold in memory.
+    public var maxBrokerBytes = 256 * 1024 * 1024
+    /// Deliveries in flight per trigger.
+    public var deliveryWindow = 100
+
+    public init() {}
+}
+
+/// Builds the data plane from manifests and keeps it across reloads: stores and dispatchers
+/// of brokers and triggers that still exist are reused, so a reload drops no queued event.
+public final class DataPlaneController: @unchecked Sendable {  // mutated only under `lock`
+    public let options: DataPlaneOptions
+    let group: EventLoopGroup
+    let client: HTTPClient
+    let logger: Logger
+    private let lock = Locked(())
+    private var stores: [String: any BrokerStore] = [:]
+    private var dispatchers: [String: TriggerDispatcher] = [:]
+    private let currentPlane = Locked(DataPlane.empty)
+    /// Called with each new data plane (the ingress publishes it to every loop).
+    private let listeners = Locked<[@Sendable (DataPlane) -> Void]>([])
+
+    public init(options: DataPlaneOptions, group: EventLoopGroup, client: HTTPClient, logger: Logger = Logger(label: "sluice.broker")) {
+        self.options = options
+        self.group = group
+        self.client = client
+        self.logger = logger
+    }
+
+    public var current: DataPlane { currentPlane.withLock { $0 } }
+
+    public func onChange(_ listener: @escaping @Sendable (DataPlane) -> Void) {
+        listeners.withLock { $0.append(listener) }
+        listener(current)
+    }
+
+    /// Problems that only compiling finds (filters, destinations), for `sluice validate`.
+    public static func check(_ manifests: ManifestSet, options: DataPlaneOptions) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        for trigger in manifests.triggers {
+            do {
+                _ = try FilterCompiler.compile(trigger)
+            } catch {
+                problems.append(ConfigProblem(location: error.location, message: "Trigger \(trigger.meta.namespace)/\(trigger.meta.name) filters: \(error.message)"))
+            }
+            for destination in [trigger.subscriber, trigger.delivery?.deadLetterSink].compactMap({ $0 }) {
+                if let problem = DestinationResolver.problem(destination, namespace: trigger.meta.namespace, options: options) {
+                    problems.append(problem)
+                }
+            }
+        }
+        for broker in manifests.brokers {
+            if let sink = broker.delivery?.deadLetterSink,
+               let problem = DestinationResolver.problem(sink, namespace: broker.meta.namespace, options: options) {
+                problems.append(problem)
+            }
+        }
+        return problems.sorted { ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line) }
+    }
+
+    /// Builds and installs the data plane for `manifests`. Throws the problems found; the
+    /// running data plane is then left as it was.
+    public func apply(_ manifests: ManifestSet) throws(ConfigError) {
+        let problems = DataPlaneController.check(manifests, options: options)
+        if !problems.isEmpty { throw ConfigError(problems: problems) }
+        let plane: DataPlane = lock.withLock { _ in build(manifests) }
+        currentPlane.withLock { $0 = plane }
+        for listener in listeners.withLock({ $0 }) { listener(plane) }
+    }
+
+    /// Stops every dispatcher (in-flight deliveries finish on their loops).
+    public func stopDelivery() {
+        lock.withLock { _ in
+            for dispatcher in dispatchers.values { dispatcher.stop() }
+        }
+    }
+
+    // MARK: Building
+
+    private func build(_ manifests: ManifestSet) -> DataPlane {
+        var brokers: [String: BrokerRuntime] = [:]
+        var liveDispatchers: [String: TriggerDispatcher] = [:]
+        for broker in manifests.brokers {
+            let key = "\(broker.meta.namespace)/\(broker.meta.name)"
+            let store = stores[key] ?? makeStore(for: key)
+            stores[key] = store
+            let triggers = manifests.triggers
+                .filter { $0.meta.namespace == broker.meta.namespace && $0.broker == broker.meta.name }
+                .sorted { $0.meta.name < $1.meta.name }
+            var filters: [Filter] = []
+            var queues: [any TriggerQueue] = []
+            for trigger in triggers {
+                let triggerKey = "\(trigger.meta.namespace)/\(trigger.meta.name)"
+                // `check` compiled every filter and resolved every destination already.
+                guard let filter = try? FilterCompiler.compile(trigger),
+                      let route = makeRoute(trigger, broker: broker, defaults: manifests.brokerDefaults) else {
+                    logger.error("trigger \(triggerKey) could not be built; skipped")
+                    continue
+                }
+                filters.append(filter)
+                let queue = store.queue(forTrigger: triggerKey)
+                queues.append(queue)
+                if let existing = dispatchers[triggerKey], existing.queue === queue {
+                    existing.update(route)
+                    liveDispatchers[triggerKey] = existing
+                } else {
+                    let dispatcher = TriggerDispatcher(route: route, queue: queue, loop: homeLoop(for: triggerKey), client: client,
+                                                       window: options.deliveryWindow, logger: logger)
+                    dispatcher.start()
+                    liveDispatchers[triggerKey] = dispatcher
+                }
+            }
+            store.retainOnly(triggers: Set(queues.map(\.key)))
+            brokers[key] = BrokerRuntime(namespace: broker.meta.namespace, name: broker.meta.name, store: store,
+                                         index: TriggerIndex(filters: filters), queues: queues,
+                                         metrics: currentPlane.withLock { $0.brokers[key]?.metrics } ?? BrokerMetrics())
+        }
+        for (key, dispatcher) in dispatchers where liveDispatchers[key] == nil { dispatcher.stop() }
+        for key in stores.keys where brokers[key] == nil { stores[key] = nil }
+        dispatchers = liveDispatchers
+        return DataPlane(brokers: brokers, dispatchers: liveDispatchers)
+    }
+
+    private func makeStore(for broker: String) -> any BrokerStore {
+        MemoryStore(maxEventsPerTrigger: options.maxEventsPerTrigger, maxBytes: options.maxBrokerBytes)
+    }
+
+    /// A trigger's delivery: its own spec, else its broker's, else `config-br-defaults`.
+    private func makeRoute(_ trigger: TriggerManifest, broker: BrokerManifest, defaults: BrokerDefaults) -> TriggerDispatcher.Route? {
+        let namespace = trigger.meta.namespace
+        let spec = trigger.delivery ?? broker.delivery ?? defaults.delivery(forNamespace: namespace)
+        // Knative: the trigger's dead-letter sink falls back to the broker's.
+        let deadLetterDestination = spec?.deadLetterSink ?? broker.delivery?.deadLetterSink
+        let deadLetterNamespace = spec?.deadLetterSink != nil ? namespace : broker.meta.namespace
+        let deadLetter = deadLetterDestination.flatMap { DestinationResolver.resolve($0, namespace: deadLetterNamespace, controller: self) }
+        guard let subscriber = DestinationResolver.resolve(trigger.subscriber, namespace: namespace, controller: self) else { return nil }
+        return TriggerDispatcher.Route(namespace: namespace, name: trigger.meta.name, subscriber: subscriber,
+                                       policy: DeliveryPolicy(spec, deadLetter: deadLetter),
+                                       replies: BrokerSink(namespace: broker.meta.namespace, name: broker.meta.name, controller: self))
+    }
+
+    /// Spreads triggers over the loops by name, so a trigger keeps its loop across reloads.
+    private func homeLoop(for key: String) -> EventLoop {
+        var hash: UInt64 = 1_469_598_103_934_665_603
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 1_099_511_628_211
+        }
+        return group.loops[Int(hash % UInt64(group.loops.count))]
+    }
+}

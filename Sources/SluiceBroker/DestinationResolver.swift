@@ -1,0 +1,81 @@
+import SluiceConfig
+import SluiceDelivery
+import SluiceHTTP
+
+/// Turns a manifest `Destination` into where deliveries go. A Broker ref is this process (no
+/// HTTP hop); any other ref is the cluster service `http://<name>.<namespace>.svc.<domain>`; a
+/// relative `uri` beside a ref is joined to it.
+enum DestinationResolver {
+    static func resolve(_ destination: Destination, namespace: String, controller: DataPlaneController) -> DeliveryTarget? {
+        if let ref = destination.ref, isBroker(ref) {
+            return .local(BrokerSink(namespace: ref.namespace ?? namespace, name: ref.name, controller: controller))
+        }
+        return url(destination, namespace: namespace, clusterDomain: controller.options.clusterDomain).map { .http($0) }
+    }
+
+    static func problem(_ destination: Destination, namespace: String, options: DataPlaneOptions) -> ConfigProblem? {
+        if let ref = destination.ref, isBroker(ref) { return nil }
+        if let ref = destination.ref, ["Channel", "InMemoryChannel", "KafkaSink"].contains(ref.kind) {
+            return ConfigProblem(location: destination.location, message: "a \(ref.kind) destination is not supported by this version of Sluice yet")
+        }
+        if url(destination, namespace: namespace, clusterDomain: options.clusterDomain) == nil {
+            return ConfigProblem(location: destination.location, message: "destination \(describe(destination)) is not a valid http URL")
+        }
+        return nil
+    }
+
+    static func url(_ destination: Destination, namespace: String, clusterDomain: String) -> HTTPURL? {
+        guard let ref = destination.ref else { return destination.uri.flatMap { HTTPURL($0) } }
+        let base = "http://\(ref.name).\(ref.namespace ?? namespace).svc.\(clusterDomain)"
+        guard let relative = destination.uri, !relative.isEmpty else { return HTTPURL(base + "/") }
+        return HTTPURL(relative.hasPrefix("/") ? base + relative : base + "/" + relative)
+    }
+
+    static func isBroker(_ ref: KReference) -> Bool {
+        ref.kind == "Broker" && (ref.apiVersion == nil || ref.apiVersion?.hasPrefix("eventing.knative.dev/") == true)
+    }
+
+    private static func describe(_ destination: Destination) -> String {
+        if let ref = destination.ref { return "\(ref.kind) \(ref.name)" + (destination.uri.map { " + \($0)" } ?? "") }
+        return destination.uri ?? "(empty)"
+    }
+}
+
+/// A broker of this process as a delivery target: replies and Broker refs go through it, with
+/// the same stamping (TTL, arrival time) and matching as HTTP ingress, without the HTTP hop.
+struct BrokerSink: EventSink {
+    let namespace: String
+    let name: String
+    let controller: DataPlaneController
+
+    var address: String { "broker:\(namespace)/\(name)" }
+
+    func accept(_ events: [CloudEvent], completion: @escaping @Sendable (SinkRejection?) -> Void) {
+        guard let broker = controller.current.broker(namespace: namespace, name: name) else {
+            completion(SinkRejection(status: 404, reason: "broker \(namespace)/\(name) not found", retryable: true))
+            return
+        }
+        var stamped: [CloudEvent] = []
+        stamped.reserveCapacity(events.count)
+        for event in events {
+            do {
+                var failure: CloudEventError?
+                let next = event.modified { builder in
+                    do throws(CloudEventError) { try IngressStamp.apply(to: &builder) } catch { failure = error }
+                }
+                if let failure { throw failure }
+                stamped.append(next)
+            } catch {
+                broker.metrics.refusedInvalid.add(1, ordering: .relaxed)
+                completion(SinkRejection(status: 400, reason: "\(error)", retryable: false))
+                return
+            }
+        }
+        var scratch: [Int] = []
+        broker.store(stamped, scratch: &scratch) { error in
+            completion(error.map { SinkRejection(status: 503, reason: "\($0)", retryable: true) })
+        }
+    }
+}
+
+import SluiceCloudEvents

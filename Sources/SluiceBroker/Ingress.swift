@@ -1,0 +1,123 @@
+import Logging
+import SluiceCloudEvents
+import SluiceDelivery
+import SluiceHTTP
+import SluiceIO
+import SluiceStorage
+
+/// Broker ingress: `POST /<namespace>/<broker>` with a CloudEvent in binary, structured or
+/// batched mode, answered as Knative's broker ingress answers (`ingress_handler.go`):
+/// OPTIONS 200 with `Allow` and the webhook headers, other methods 405, unknown broker 404,
+/// a bad path or a bad event 400 with the reason, 413 over the body limit (the HTTP layer),
+/// 202 once every event is stored, 503 with `Retry-After` when the broker is full.
+public final class Ingress: Sendable {
+    let controller: DataPlaneController
+    private let states: [LoopState]
+    let logger = Logger(label: "sluice.ingress")
+
+    /// What each loop keeps for the requests it serves: decoding scratch and its own
+    /// reference to the current data plane (published by `loop.execute`, so reading it takes
+    /// no lock).
+    final class LoopState: @unchecked Sendable {
+        var decoder = HTTPEventDecoder()
+        var plane = DataPlane.empty
+        var scratch: [Int] = []
+
+        init() {
+            decoder.prepare = { (builder: inout CloudEventBuilder) throws(CloudEventError) in try IngressStamp.apply(to: &builder) }
+        }
+    }
+
+    public init(controller: DataPlaneController, group: EventLoopGroup) {
+        self.controller = controller
+        let states = group.loops.map { _ in LoopState() }
+        self.states = states
+        controller.onChange { plane in
+            for (loop, state) in zip(group.loops, states) {
+                loop.execute { state.plane = plane }
+            }
+        }
+    }
+
+    /// Adds the ingress routes to `router`.
+    public func install(on router: inout Router) {
+        router.add(nil, "/:namespace/:broker") { [self] request, responder in
+            self.handle(request, &responder)
+        }
+        router.fallback = { request, responder in
+            // Knative: "/" is 404, any other path that is not /<namespace>/<broker> is 400.
+            if request.path.count <= 1 {
+                responder.respond(Answers.notFoundRoot)
+            } else {
+                responder.respond(status: .badRequest, headers: Answers.allow, text: "bad path: expected /<namespace>/<broker>\n")
+            }
+        }
+    }
+
+    private func handle(_ request: borrowing HTTPRequest, _ responder: inout HTTPResponder) {
+        switch request.method {
+        case .post:
+            break
+        case .options:
+            responder.respond(Answers.options)
+            return
+        default:
+            responder.respond(Answers.methodNotAllowed)
+            return
+        }
+        guard let loop = EventLoop.currentLoop else {
+            responder.respond(status: .internalServerError, text: "ingress called off its event loop\n")
+            return
+        }
+        let state = states[loop.index]
+        guard let broker = state.plane.broker(namespace: request.parameterString(0), name: request.parameterString(1)) else {
+            responder.respond(status: .notFound, headers: Answers.allow,
+                              text: "broker \(request.parameterString(0))/\(request.parameterString(1)) not found\n")
+            return
+        }
+        let events: [CloudEvent]
+        do {
+            events = try state.decoder.decode(request, keepTransportHeader: PassThroughHeaders.keeps)
+        } catch {
+            broker.metrics.refusedInvalid.add(1, ordering: .relaxed)
+            let status: HTTPStatus = if case .unsupportedFormat = error { HTTPStatus(code: 415) } else { .badRequest }
+            responder.respond(status: status, headers: Answers.allow, text: "\(error)\n")
+            return
+        }
+        if broker.store.completesSynchronously {
+            let failure = broker.storeNow(events, scratch: &state.scratch)
+            responder.respond(failure.map(Answers.storageFailure) ?? Answers.accepted)
+            return
+        }
+        let deferred = responder.deferResponse()
+        broker.store(events, scratch: &state.scratch) { error in
+            if let error {
+                deferred.complete(Answers.storageFailure(error))
+            } else {
+                deferred.complete(Answers.accepted)
+            }
+        }
+    }
+}
+
+/// The ingress's constant answers, serialised once.
+enum Answers {
+    static let allow: [(name: String, value: String)] = [("Allow", "POST, OPTIONS")]
+    static let accepted = PreparedResponse(status: .accepted, headers: allow)
+    static let options = PreparedResponse(status: .ok, headers: allow + [("WebHook-Allowed-Origin", "*"), ("WebHook-Allowed-Rate", "*")])
+    static let methodNotAllowed = PreparedResponse(status: .methodNotAllowed, headers: allow + [("Content-Type", "text/plain")],
+                                                   body: Array("only POST and OPTIONS are allowed\n".utf8))
+    static let notFoundRoot = PreparedResponse(status: .notFound, headers: allow + [("Content-Type", "text/plain")],
+                                               body: Array("no broker at /: POST to /<namespace>/<broker>\n".utf8))
+    static let full = PreparedResponse(status: .serviceUnavailable, headers: allow + [("Retry-After", "1"), ("Content-Type", "text/plain")],
+                                       body: Array("the broker is full; retry later\n".utf8))
+
+    static func storageFailure(_ error: StorageError) -> PreparedResponse {
+        switch error {
+        case .full: return full
+        case .failed(let reason):
+            return PreparedResponse(status: .serviceUnavailable, headers: allow + [("Retry-After", "1"), ("Content-Type", "text/plain")],
+                                    body: Array("event not stored: \(reason)\n".utf8))
+        }
+    }
+}

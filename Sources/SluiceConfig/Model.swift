@@ -1,0 +1,109 @@
+/// Kubernetes object metadata, with where the object was declared.
+public struct ObjectMeta: Sendable {
+    public var name: String
+    public var namespace: String
+    public var annotations: [String: String]
+    public var labels: [String: String]
+    public var location: SourceLocation
+}
+
+/// A reference to another object (duck-typed `KReference`).
+public struct KReference: Sendable, Hashable {
+    public var apiVersion: String?
+    public var kind: String
+    public var name: String
+    public var namespace: String?
+}
+
+/// Where events go: a `ref`, a `uri`, or a ref plus a relative uri (duck `Destination`).
+public struct Destination: Sendable {
+    public var ref: KReference?
+    public var uri: String?
+    public var location: SourceLocation
+}
+
+public enum BackoffPolicy: String, Sendable {
+    case linear, exponential
+}
+
+/// Knative's `DeliverySpec`.
+public struct DeliverySpec: Sendable {
+    public var deadLetterSink: Destination?
+    public var retry: Int?
+    public var backoffPolicy: BackoffPolicy?
+    public var backoffDelay: Duration?
+    public var timeout: Duration?
+    public var retryAfterMax: Duration?
+    public var location: SourceLocation
+}
+
+/// A trigger filter from `spec.filters` (the Subscriptions API dialects).
+public indirect enum FilterSpec: Sendable {
+    case exact([(name: String, value: String)])
+    case prefix([(name: String, value: String)])
+    case suffix([(name: String, value: String)])
+    case all([FilterSpec])
+    case any([FilterSpec])
+    case not(FilterSpec)
+    case cesql(expression: String, location: SourceLocation)
+}
+
+public struct BrokerManifest: Sendable {
+    public var meta: ObjectMeta
+    /// `eventing.knative.dev/broker.class`; nil for the default class.
+    public var brokerClass: String?
+    public var delivery: DeliverySpec?
+    public var config: KReference?
+}
+
+public struct TriggerManifest: Sendable {
+    public var meta: ObjectMeta
+    public var broker: String
+    /// `spec.filter.attributes`, in order.
+    public var attributesFilter: [(name: String, value: String)]
+    /// `spec.filters`; when non-empty it replaces `attributesFilter`.
+    public var filters: [FilterSpec]
+    public var subscriber: Destination
+    public var delivery: DeliverySpec?
+}
+
+public struct ConfigMapManifest: Sendable {
+    public var meta: ObjectMeta
+    public var data: [String: String]
+}
+
+public struct SecretManifest: Sendable {
+    public var meta: ObjectMeta
+    public var data: [String: [UInt8]]
+}
+
+/// The delivery defaults of `config-br-defaults` (cluster default, per-namespace overrides).
+public struct BrokerDefaults: Sendable {
+    public var clusterDefault: DeliverySpec?
+    public var namespaceDefaults: [String: DeliverySpec] = [:]
+
+    public init(clusterDefault: DeliverySpec? = nil, namespaceDefaults: [String: DeliverySpec] = [:]) {
+        self.clusterDefault = clusterDefault
+        self.namespaceDefaults = namespaceDefaults
+    }
+
+    public func delivery(forNamespace namespace: String) -> DeliverySpec? {
+        namespaceDefaults[namespace] ?? clusterDefault
+    }
+}
+
+/// Everything read from the manifests, checked for consistency.
+public struct ManifestSet: Sendable {
+    public var brokers: [BrokerManifest] = []
+    public var triggers: [TriggerManifest] = []
+    public var configMaps: [ConfigMapManifest] = []
+    public var secrets: [SecretManifest] = []
+    public var brokerDefaults = BrokerDefaults()
+    public var warnings: [ConfigProblem] = []
+
+    public init() {}
+
+    public func broker(namespace: String, name: String) -> BrokerManifest? {
+        brokers.first { $0.meta.namespace == namespace && $0.meta.name == name }
+    }
+}

@@ -1,0 +1,140 @@
+import SluiceCloudEvents
+import SluiceIO
+import Synchronization
+
+/// Events held in memory (`--storage memory`): a bounded lock-free queue per trigger. An
+/// event matched by several triggers is shared, not copied. Bounds: events per trigger
+/// (waiting plus in flight) and bytes across the broker; past either, `appendNow` refuses the
+/// event whole (no trigger gets it), and the producer gets 503 to retry later.
+public final class MemoryStore: BrokerStore, Sendable {
+    public let maxEventsPerTrigger: Int
+    public let maxBytes: Int
+    private let queues = Locked<[String: MemoryTriggerQueue]>([:])
+    private let bytes = Atomic<Int>(0)
+    private let sequence = Atomic<UInt64>(0)
+
+    public init(maxEventsPerTrigger: Int = 10_000, maxBytes: Int = 256 * 1024 * 1024) {
+        self.maxEventsPerTrigger = maxEventsPerTrigger
+        self.maxBytes = maxBytes
+    }
+
+    public var completesSynchronously: Bool { true }
+
+    public var storedBytes: Int { bytes.load(ordering: .relaxed) }
+
+    public func queue(forTrigger key: String) -> any TriggerQueue {
+        queues.withLock { queues in
+            if let existing = queues[key] { return existing }
+            let queue = MemoryTriggerQueue(key: key, capacity: maxEventsPerTrigger, store: self)
+            queues[key] = queue
+            return queue
+        }
+    }
+
+    public func retainOnly(triggers keys: Set<String>) {
+        let removed: [MemoryTriggerQueue] = queues.withLock { queues in
+            let gone = queues.filter { !keys.contains($0.key) }
+            for key in gone.keys { queues[key] = nil }
+            return Array(gone.values)
+        }
+        for queue in removed { queue.discardAll() }
+    }
+
+    public func appendNow(_ event: CloudEvent, to queues: [any TriggerQueue]) -> StorageError? {
+        if queues.isEmpty { return nil }
+        let size = event.byteCount + 64
+        let added = size * queues.count
+        if bytes.add(added, ordering: .relaxed).newValue > maxBytes {
+            bytes.subtract(added, ordering: .relaxed)
+            return .full(retryAfterSeconds: 1)
+        }
+        // Reserve a place in every queue first, so the event goes to all of them or none.
+        var reserved = 0
+        for queue in queues {
+            guard let memory = queue as? MemoryTriggerQueue, memory.reserve() else { break }
+            reserved += 1
+        }
+        if reserved < queues.count {
+            for queue in queues.prefix(reserved) { (queue as? MemoryTriggerQueue)?.unreserve() }
+            bytes.subtract(added, ordering: .relaxed)
+            return .full(retryAfterSeconds: 1)
+        }
+        let stored = StoredEvent(event: event, sequence: sequence.add(1, ordering: .relaxed).newValue)
+        for queue in queues { (queue as? MemoryTriggerQueue)?.push(stored, bytes: size) }
+        return nil
+    }
+
+    public func append(_ events: [(event: CloudEvent, queues: [any TriggerQueue])],
+                       completion: @escaping @Sendable (StorageError?) -> Void) {
+        for entry in events {
+            if let error = appendNow(entry.event, to: entry.queues) {
+                completion(error)
+                return
+            }
+        }
+        completion(nil)
+    }
+
+    fileprivate func release(bytes count: Int) {
+        bytes.subtract(count, ordering: .relaxed)
+    }
+}
+
+/// One trigger's events in memory.
+final class MemoryTriggerQueue: TriggerQueue, @unchecked Sendable {  // waker: written once before use
+    let key: String
+    private let ring: MPMCQueue<StoredEvent>
+    private let capacity: Int
+    /// Events reserved, queued or in flight (released by `done`).
+    private let held = Atomic<Int>(0)
+    private weak var store: MemoryStore?
+    private var waker: (@Sendable () -> Void)?
+    private let discarded = Atomic<Bool>(false)
+
+    init(key: String, capacity: Int, store: MemoryStore) {
+        self.key = key
+        self.capacity = capacity
+        self.store = store
+        ring = MPMCQueue(capacity: capacity)
+    }
+
+    var depth: Int { held.load(ordering: .relaxed) }
+
+    func setWaker(_ waker: @escaping @Sendable () -> Void) {
+        self.waker = waker
+    }
+
+    func reserve() -> Bool {
+        if discarded.load(ordering: .relaxed) { return false }
+        if held.add(1, ordering: .relaxed).newValue > capacity {
+            held.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func unreserve() {
+        held.subtract(1, ordering: .relaxed)
+    }
+
+    func push(_ event: StoredEvent, bytes: Int) {
+        // Cannot fail: `reserve` bounded the holders to the ring's capacity.
+        _ = ring.tryEnqueue(event)
+        waker?()
+    }
+
+    func next() -> StoredEvent? {
+        ring.tryDequeue()
+    }
+
+    func done(_ event: StoredEvent) {
+        held.subtract(1, ordering: .relaxed)
+        store?.release(bytes: event.event.byteCount + 64)
+    }
+
+    /// The trigger was removed: drop what it held.
+    func discardAll() {
+        discarded.store(true, ordering: .relaxed)
+        while let event = ring.tryDequeue() { done(event) }
+    }
+}
