@@ -109,14 +109,16 @@ let package = Package(
         .testTarget(name: "SluiceIOTests", dependencies: ["SluiceIO"], swiftSettings: strict),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceIO"], swiftSettings: strict),
         .testTarget(name: "SluiceFilterTests", dependencies: ["SluiceFilter", "SluiceCloudEvents", "SluiceConfig"], swiftSettings: strict),
-        .testTarget(name: "SluiceBrokerTests", dependencies: ["SluiceBroker", "SluiceHTTP", "SluiceIO", "SluiceConfig", "SluiceCloudEvents"], swiftSettings: strict),
+        .testTarget(name: "SluiceBrokerTests", dependencies: ["SluiceTestSupport", "SluiceBroker", "SluiceHTTP", "SluiceIO"], swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceCloudEvents", "SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceStorageTests", dependencies: ["SluiceStorage", "SluiceCloudEvents"], swiftSettings: strict),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents", "SluiceHTTP"], swiftSettings: strict),
+        // What the end-to-end tests share: the `sluice` process harness, a recording subscriber.
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceHTTP", "SluiceIO"], path: "Tests/SluiceTestSupport", swiftSettings: strict),
         // Runs the built `sluice` binary (serve, probes, signals, exit codes).
         // (no dependency on the executable target: linking it into a test bundle would drag its
         // static-stdlib link flags along; `swift build --build-tests` builds it beside the tests)
-        .testTarget(name: "SluiceCLITests", swiftSettings: strict),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
     ]
 )

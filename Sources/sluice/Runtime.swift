@@ -30,6 +30,8 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         configPath = serve.config
         var options = DataPlaneOptions()
         options.clusterDomain = serve.clusterDomain
+        options.maxEventsPerTrigger = serve.maxEventsPerTrigger
+        options.deliveryWindow = serve.deliveryWindow
         switch serve.storage {
         case .memory:
             options.storage = .memory

@@ -37,6 +37,12 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Largest request body accepted, in bytes (larger ones get 413).")
     var maxBodyBytes: Int = 4 * 1024 * 1024
 
+    @Option(name: .long, help: "Events a trigger may hold (waiting and in flight) before its broker answers 503.")
+    var maxEventsPerTrigger: Int = 10_000
+
+    @Option(name: .long, help: "Deliveries in flight per trigger.")
+    var deliveryWindow: Int = 100
+
     @Option(name: .long, help: "Address to listen on.")
     var host: String = "0.0.0.0"
 
@@ -51,6 +57,8 @@ struct Serve: ParsableCommand {
             throw ValidationError("\(name) must be between 0 and 65535, not \(value)")
         }
         if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be positive") }
+        if maxEventsPerTrigger < 1 { throw ValidationError("--max-events-per-trigger must be positive") }
+        if !(1...10_000).contains(deliveryWindow) { throw ValidationError("--delivery-window must be between 1 and 10000") }
         if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be between 1 and 256") }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")

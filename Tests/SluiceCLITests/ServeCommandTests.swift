@@ -1,82 +1,6 @@
 import Foundation
+import SluiceTestSupport
 import Testing
-
-/// Runs the built `sluice` binary as a user would: real process, real ports, real signals.
-/// Every process started here is killed by pid when the test ends.
-final class SluiceProcess {
-    let process = Process()
-    private let errorPipe = Pipe()
-    private let outputPipe = Pipe()
-    private(set) var ingressPort = 0
-    private(set) var metricsPort = 0
-
-    static var binary: URL {
-        // The test bundle sits beside the products of the same build.
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = bundle.deletingLastPathComponent()
-        while directory.path != "/" {
-            let candidate = directory.appendingPathComponent("sluice")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: ".build/debug/sluice")
-    }
-
-    init(_ arguments: [String]) throws {
-        process.executableURL = SluiceProcess.binary
-        process.arguments = arguments
-        process.standardError = errorPipe
-        process.standardOutput = outputPipe
-        try process.run()
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
-    /// Waits for the "listening" log line and reads the ports from it.
-    func waitUntilListening(timeout: TimeInterval = 10) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        var text = ""
-        while Date() < deadline {
-            let chunk = errorPipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-            if let ingress = port(after: "ingress=", in: text), let metrics = port(after: "metrics=", in: text) {
-                ingressPort = ingress
-                metricsPort = metrics
-                return
-            }
-        }
-        throw CLIError.message("no listening line in: \(text)")
-    }
-
-    private func port(after key: String, in text: String) -> Int? {
-        guard let range = text.range(of: key) else { return nil }
-        let rest = text[range.upperBound...]
-        guard let colon = rest.firstIndex(of: ":") else { return nil }
-        return Int(rest[rest.index(after: colon)...].prefix { $0.isNumber })
-    }
-
-    func stdoutRemainder() -> String {
-        String(decoding: outputPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    }
-
-    func stderrRemainder() -> String {
-        String(decoding: errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    }
-
-    /// Waits for exit; returns the status, or nil on timeout.
-    func waitForExit(timeout: TimeInterval = 15) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        return process.isRunning ? nil : process.terminationStatus
-    }
-}
-
-enum CLIError: Error {
-    case message(String)
-}
 
 /// A GET on 127.0.0.1 with a raw socket: (status, body).
 func get(port: Int, path: String) throws -> (Int, String) {
@@ -91,7 +15,7 @@ func get(port: Int, path: String) throws -> (Int, String) {
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard connected == 0 else { throw CLIError.message("connect to \(port) failed") }
+    guard connected == 0 else { throw TestFailure("connect to \(port) failed") }
     let request = Array("GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     var response: [UInt8] = []
@@ -118,7 +42,7 @@ struct ServeCommandTests {
 
     @Test func helpDescribesServe() throws {
         let sluice = try SluiceProcess(["serve", "--help"])
-        let help = sluice.stdoutRemainder()
+        let help = sluice.standardOutputRemainder()
         #expect(sluice.waitForExit() == 0)
         for option in ["--config", "--port", "--metrics-port", "--storage", "--data-dir", "--cluster-domain"] {
             #expect(help.contains(option), "help lacks \(option)")
@@ -142,9 +66,8 @@ struct ServeCommandTests {
 
     @Test func refusesAMissingConfigWithExitCode1() throws {
         let sluice = try SluiceProcess(["serve", "--config", "/nonexistent/sluice-config"])
-        let message = sluice.stderrRemainder()
         #expect(sluice.waitForExit() != 0)
-        #expect(message.contains("/nonexistent/sluice-config"))
+        #expect(eventually { sluice.standardError.contains("/nonexistent/sluice-config") })
     }
 
     @Test func refusesABusyPort() throws {
@@ -154,7 +77,7 @@ struct ServeCommandTests {
         let second = try SluiceProcess(["serve", "--config", configDirectory, "--host", "127.0.0.1",
                                         "--port", "\(first.ingressPort)", "--metrics-port", "0", "--storage", "memory"])
         #expect(second.waitForExit() == 1)
-        #expect(second.stderrRemainder().contains("cannot listen"))
+        #expect(eventually { second.standardError.contains("cannot listen") })
         kill(first.process.processIdentifier, SIGTERM)
         #expect(first.waitForExit() == 0)
     }

@@ -1,0 +1,132 @@
+import Foundation
+import SluiceIO
+
+/// The built `sluice` binary run as a user would: a real process on real ports. Killed by pid
+/// when the value goes away, so a failing test never leaves it running.
+public final class SluiceProcess: @unchecked Sendable {
+    public let process = Process()
+    private let errorPipe = Pipe()
+    private let outputPipe = Pipe()
+    private let errorText = Locked("")
+    public private(set) var ingressPort = 0
+    public private(set) var metricsPort = 0
+
+    /// The binary built beside the test bundle (`swift build --build-tests` builds both).
+    public static var binary: URL {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = bundle.deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("sluice")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: ".build/debug/sluice")
+    }
+
+    public init(_ arguments: [String]) throws {
+        process.executableURL = SluiceProcess.binary
+        process.arguments = arguments
+        process.standardError = errorPipe
+        process.standardOutput = outputPipe
+        try process.run()
+        let text = errorText
+        errorPipe.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil
+            } else {
+                text.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+            }
+        }
+    }
+
+    /// Starts `sluice serve` on `config` with ephemeral loopback ports and memory storage
+    /// (plus `extra` arguments), and waits until it listens.
+    public static func serve(config: String, extra: [String] = []) throws -> SluiceProcess {
+        let sluice = try SluiceProcess(["serve", "--config", config, "--host", "127.0.0.1", "--port", "0",
+                                        "--metrics-port", "0", "--storage", "memory"] + extra)
+        try sluice.waitUntilListening()
+        return sluice
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        errorPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// Everything written to standard error so far.
+    public var standardError: String { errorText.withLock { $0 } }
+
+    /// Waits for the "listening" log line and reads the ports from it.
+    public func waitUntilListening(timeout: TimeInterval = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let text = standardError
+            if let ingress = port(after: "ingress=", in: text), let metrics = port(after: "metrics=", in: text) {
+                ingressPort = ingress
+                metricsPort = metrics
+                return
+            }
+            if !process.isRunning { throw TestFailure("sluice exited with \(process.terminationStatus): \(text)") }
+            usleep(10_000)
+        }
+        throw TestFailure("sluice did not start listening: \(standardError)")
+    }
+
+    private func port(after key: String, in text: String) -> Int? {
+        guard let range = text.range(of: key) else { return nil }
+        let rest = text[range.upperBound...]
+        guard let colon = rest.firstIndex(of: ":") else { return nil }
+        return Int(rest[rest.index(after: colon)...].prefix { $0.isNumber })
+    }
+
+    public func standardOutputRemainder() -> String {
+        String(decoding: outputPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    /// Waits for exit; returns the status, or nil on timeout.
+    public func waitForExit(timeout: TimeInterval = 15) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    public func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    @discardableResult
+    public func stop() -> Int32? {
+        signal(SIGTERM)
+        return waitForExit()
+    }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Writes manifests into a fresh temporary directory.
+public func manifestDirectory(_ files: [String: String]) throws -> String {
+    let directory = NSTemporaryDirectory() + "sluice-test-\(getpid())-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    for (name, contents) in files {
+        try contents.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+    }
+    return directory
+}
+
+/// Polls `condition` until it holds or `seconds` pass.
+public func eventually(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}
