@@ -31,6 +31,8 @@ let package = Package(
         .executable(name: "sluice", targets: ["sluice"]),
         .library(name: "SluiceIO", targets: ["SluiceIO"]),
         .library(name: "SluiceHTTP", targets: ["SluiceHTTP"]),
+        .library(name: "SluiceCloudEvents", targets: ["SluiceCloudEvents"]),
+        .library(name: "SluiceFilter", targets: ["SluiceFilter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -111,7 +113,7 @@ let package = Package(
         .testTarget(name: "SluiceFilterTests", dependencies: ["SluiceFilter", "SluiceCloudEvents", "SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceBrokerTests", dependencies: ["SluiceTestSupport", "SluiceBroker", "SluiceHTTP", "SluiceIO"], swiftSettings: strict),
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceCloudEvents", "SluiceConfig"], swiftSettings: strict),
-        .testTarget(name: "SluiceStorageTests", dependencies: ["SluiceStorage", "SluiceCloudEvents"], swiftSettings: strict),
+        .testTarget(name: "SluiceStorageTests", dependencies: ["SluiceStorage", "SluiceCloudEvents", "SluiceIO"], swiftSettings: strict),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents", "SluiceHTTP"], swiftSettings: strict),
         // What the end-to-end tests share: the `sluice` process harness, a recording subscriber.

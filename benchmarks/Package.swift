@@ -15,6 +15,8 @@ let package = Package(
             dependencies: [
                 .product(name: "SluiceIO", package: "sluice"),
                 .product(name: "SluiceHTTP", package: "sluice"),
+                .product(name: "SluiceCloudEvents", package: "sluice"),
+                .product(name: "SluiceFilter", package: "sluice"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]

@@ -22,6 +22,11 @@ public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(location): \(message)" }
+
+    /// Orders problems by file, then line (files in the order given, by name).
+    public static func inFileOrder(_ a: ConfigProblem, _ b: ConfigProblem) -> Bool {
+        (a.location.file, a.location.line) < (b.location.file, b.location.line)
+    }
 }
 
 /// The one error type of the configuration module: every problem found, in file order.

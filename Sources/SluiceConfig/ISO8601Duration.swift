@@ -14,6 +14,9 @@ public enum ISO8601Duration {
         var inTime = false
         var total = 0.0
         var sawComponent = false
+        var sawTimeComponent = false
+        // Units must come in order, each at most once: Y M W D, then T, then H M S.
+        var lastRank = -1
         while !rest.isEmpty {
             if rest.hasPrefix("T") {
                 guard !inTime else { return nil }
@@ -27,20 +30,24 @@ public enum ISO8601Duration {
             guard let unit = rest.first else { return nil }
             rest = rest.dropFirst()
             let seconds: Double
+            let rank: Int
             switch (unit, inTime) {
-            case ("Y", false): seconds = 365.2425 * 86400
-            case ("M", false): seconds = 30.436875 * 86400
-            case ("W", false): seconds = 7 * 86400
-            case ("D", false): seconds = 86400
-            case ("H", true): seconds = 3600
-            case ("M", true): seconds = 60
-            case ("S", true): seconds = 1
+            case ("Y", false): (seconds, rank) = (365.2425 * 86400, 0)
+            case ("M", false): (seconds, rank) = (30.436875 * 86400, 1)
+            case ("W", false): (seconds, rank) = (7 * 86400, 2)
+            case ("D", false): (seconds, rank) = (86400, 3)
+            case ("H", true): (seconds, rank) = (3600, 4)
+            case ("M", true): (seconds, rank) = (60, 5)
+            case ("S", true): (seconds, rank) = (1, 6)
             default: return nil
             }
+            guard rank > lastRank else { return nil }
+            lastRank = rank
             total += value * seconds
             sawComponent = true
+            if inTime { sawTimeComponent = true }
         }
-        guard sawComponent, total.isFinite, total < 1e12 else { return nil }
+        guard sawComponent, !inTime || sawTimeComponent, total.isFinite, total < 1e12 else { return nil }
         let nanoseconds = Int64((total * 1e9).rounded())
         return .nanoseconds(negative ? -nanoseconds : nanoseconds)
     }

@@ -26,8 +26,8 @@ public enum ManifestLoader {
             decodeFile(file.name, file.contents, into: &set, diagnostics)
         }
         ManifestValidation.checkReferences(set, diagnostics)
-        set.warnings = diagnostics.warnings
-        if !diagnostics.errors.isEmpty { throw ConfigError(problems: diagnostics.errors) }
+        set.warnings = diagnostics.warnings.sorted(by: ConfigProblem.inFileOrder)
+        if !diagnostics.errors.isEmpty { throw ConfigError(problems: diagnostics.errors.sorted(by: ConfigProblem.inFileOrder)) }
         return set
     }
 

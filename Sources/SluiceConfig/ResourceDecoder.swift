@@ -228,7 +228,10 @@ enum ResourceDecoder {
     static func brokerDefaults(_ configMap: ConfigMapManifest, _ document: YAMLNode) -> BrokerDefaults {
         guard let text = configMap.data["default-br-config"] else { return BrokerDefaults() }
         let diagnostics = document.diagnostics
-        let valueLine = document["data"]?["default-br-config"]?.location.line ?? configMap.meta.location.line
+        let valueNode = document["data"]?["default-br-config"]
+        // A block scalar (`|`) starts on the line after its key; a quoted or plain value on it.
+        var valueLine = valueNode?.location.line ?? configMap.meta.location.line
+        if case .scalar(let scalar)? = valueNode?.node, scalar.style != .literal && scalar.style != .folded { valueLine -= 1 }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

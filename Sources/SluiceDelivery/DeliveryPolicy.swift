@@ -44,12 +44,13 @@ public struct DeliveryPolicy: Sendable {
     /// The wait before retry `retry` (1-based), before jitter and Retry-After.
     public func backoff(beforeRetry retry: Int) -> Duration {
         let delay = Double(backoffDelay.nanoseconds)
+        let cap = Double(DeliveryPolicy.maximumBackoff.nanoseconds)
+        guard delay > 0, retry > 0 else { return .zero }
         let factor: Double
         switch backoffPolicy {
         case .linear: factor = Double(retry)
-        case .exponential: factor = retry >= 64 ? .infinity : Double(UInt64(1) << UInt64(max(0, retry - 1)))
+        case .exponential: factor = retry > 62 ? cap : Double(UInt64(1) << UInt64(retry - 1))
         }
-        let cap = Double(DeliveryPolicy.maximumBackoff.nanoseconds)
         return .nanoseconds(Int64(min(delay * factor, cap)))
     }
 
@@ -57,11 +58,12 @@ public struct DeliveryPolicy: Sendable {
     public func wait(beforeRetry retry: Int, status: Int?, retryAfter: Duration?, jitter: Double) -> Duration {
         var wait = backoff(beforeRetry: retry)
         wait += .nanoseconds(Int64(Double(wait.nanoseconds) * min(max(jitter, 0), 1) * 0.1))
+        wait = min(wait, DeliveryPolicy.maximumBackoff)
         if let retryAfter, status == 429 || status == 503 {
-            let capped = min(retryAfter, retryAfterMax ?? DeliveryPolicy.maximumBackoff)
-            wait = max(wait, capped)
+            // An explicit retryAfterMax is the user's cap and may exceed the backoff cap.
+            wait = max(wait, min(retryAfter, retryAfterMax ?? DeliveryPolicy.maximumBackoff))
         }
-        return min(wait, DeliveryPolicy.maximumBackoff)
+        return wait
     }
 
     /// Whether Knative retries an answer: 5xx, 404, 408, 409, 429; transport errors always.

@@ -4,8 +4,8 @@ import CSluice
 public enum RetryAfter {
     public static func parse(_ value: String, now epochSeconds: Int = currentEpochSeconds()) -> Duration? {
         let trimmed = value.trimmingSpaces
-        if let seconds = Int(trimmed), seconds >= 0 {
-            return .seconds(min(seconds, 86_400))
+        if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            return .seconds(min(Int(trimmed.prefix(9)) ?? 86_400, 86_400))
         }
         guard let date = parseIMFFixdate(trimmed) else { return nil }
         return .seconds(max(0, min(date - epochSeconds, 86_400)))
@@ -24,8 +24,11 @@ public enum RetryAfter {
         guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int(parts[3]) else { return nil }
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         guard let monthIndex = months.firstIndex(of: String(parts[2])) else { return nil }
-        let time = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard time.count == 3, (1...31).contains(day), (0...23).contains(time[0]), (0...59).contains(time[1]), (0...60).contains(time[2]) else { return nil }
+        let days = ["Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,"]
+        guard days.contains(String(parts[0])) else { return nil }
+        let pieces = parts[4].split(separator: ":", omittingEmptySubsequences: false)
+        let time = pieces.compactMap { $0.count == 2 ? Int($0) : nil }
+        guard pieces.count == 3, time.count == 3, (1...31).contains(day), (0...23).contains(time[0]), (0...59).contains(time[1]), (0...60).contains(time[2]) else { return nil }
         return daysFromCivil(year: year, month: monthIndex + 1, day: day) * 86_400 + time[0] * 3600 + time[1] * 60 + time[2]
     }
 

@@ -1,7 +1,9 @@
 /// Pool sizes, limits and timeouts of the HTTP client.
 public struct HTTPClientConfiguration: Sendable {
     /// Connections per origin per event loop: the in-flight window toward one subscriber.
-    public var maxConnectionsPerOrigin = 64
+    /// Above the default delivery window (100) so one trigger's deliveries never queue for a
+    /// connection.
+    public var maxConnectionsPerOrigin = 128
     /// Requests that may wait for a free connection to one origin on one loop.
     public var maxWaitingPerOrigin = 16_384
     public var connectTimeout: Duration = .seconds(5)

@@ -12,27 +12,26 @@ struct TimerQueue {
     private struct Entry {
         let deadline: UInt64
         let id: UInt64
-        let action: () -> Void
     }
 
     private var heap: [Entry] = []
-    private var pending: Set<UInt64> = []
-    private var cancelled: Set<UInt64> = []
+    /// The actions of live timers. A cancelled timer loses its action at once (and with it
+    /// whatever the closure holds); its heap entry is skipped when it reaches the top.
+    private var actions: [UInt64: () -> Void] = [:]
     private var nextID: UInt64 = 0
 
-    var isEmpty: Bool { pending.isEmpty }
+    var isEmpty: Bool { actions.isEmpty }
 
     mutating func schedule(at deadline: UInt64, _ action: @escaping () -> Void) -> TimerID {
         nextID &+= 1
-        heap.append(Entry(deadline: deadline, id: nextID, action: action))
-        pending.insert(nextID)
+        heap.append(Entry(deadline: deadline, id: nextID))
+        actions[nextID] = action
         siftUp(heap.count - 1)
         return TimerID(value: nextID)
     }
 
     mutating func cancel(_ timer: TimerID) {
-        // Lazy removal: the entry is skipped when it reaches the top.
-        if pending.remove(timer.value) != nil { cancelled.insert(timer.value) }
+        actions[timer.value] = nil
     }
 
     /// The earliest live deadline, if any.
@@ -46,15 +45,19 @@ struct TimerQueue {
         while true {
             dropCancelledTop()
             guard let top = heap.first, top.deadline <= now else { return }
-            due.append(top.action)
-            pending.remove(top.id)
+            if let action = actions.removeValue(forKey: top.id) { due.append(action) }
             removeTop()
         }
     }
 
     private mutating func dropCancelledTop() {
-        while let top = heap.first, cancelled.remove(top.id) != nil {
+        while let top = heap.first, actions[top.id] == nil {
             removeTop()
+        }
+        // A heap mostly made of cancelled entries is rebuilt, so it cannot grow without bound.
+        if heap.count > 1024 && heap.count > actions.count * 4 {
+            heap.removeAll { actions[$0.id] == nil }
+            for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
         }
     }
 

@@ -120,6 +120,11 @@ final class MemoryTriggerQueue: TriggerQueue, @unchecked Sendable {  // waker: w
     func push(_ event: StoredEvent, bytes: Int) {
         // Cannot fail: `reserve` bounded the holders to the ring's capacity.
         _ = ring.tryEnqueue(event)
+        // Removed meanwhile: nobody will read this queue, so release what it holds now.
+        if discarded.load(ordering: .relaxed) {
+            discardAll()
+            return
+        }
         waker?()
     }
 

@@ -2,6 +2,7 @@
 //   sluice-bench server PORT [LOOPS]          answer 202 to POST /<ns>/<broker> until SIGTERM
 //   sluice-bench client URL SECONDS [CONC]     POST through the pooled client; prints req/s
 //   sluice-bench queue [ITEMS]                 lock-free queue vs Mutex+Deque, 2 producers 1 consumer
+//   sluice-bench match [TRIGGERS]              trigger matching cost per event, and per filter dialect
 import Glibc
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -14,11 +15,13 @@ case "client":
     try runClient(url: arguments[1], seconds: seconds, concurrency: arguments.count > 3 ? Int(arguments[3]) ?? 32 : 32)
 case "queue":
     runQueueBenchmark(items: arguments.count > 1 ? Int(arguments[1]) ?? 5_000_000 : 5_000_000)
+case "match":
+    try runMatchBenchmark(triggers: arguments.count > 1 ? Int(arguments[1]) ?? 1000 : 1000)
 default:
     usage()
 }
 
 func usage() -> Never {
-    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS]")
+    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS] | match [TRIGGERS]")
     exit(2)
 }
