@@ -80,10 +80,22 @@ public final class BrokerMetrics: Sendable {
 public final class DataPlane: Sendable {
     public let brokers: [String: BrokerRuntime]
     public let dispatchers: [String: TriggerDispatcher]
+    /// The brokers by the bytes of "namespace/name", for lookups straight from a request path.
+    private let byPath: ByteKeyTable<BrokerRuntime>
 
     init(brokers: [String: BrokerRuntime], dispatchers: [String: TriggerDispatcher]) {
         self.brokers = brokers
         self.dispatchers = dispatchers
+        var table = ByteKeyTable<BrokerRuntime>(minimumCapacity: brokers.count)
+        for (key, broker) in brokers { table[Array(key.utf8)] = broker }
+        byPath = table
+    }
+
+    /// The broker a request path "/namespace/name" (one trailing slash allowed) names.
+    public func broker(path: UnsafeRawBufferPointer) -> BrokerRuntime? {
+        guard path.count > 1, path[0] == 0x2F else { return nil }
+        let end = path[path.count - 1] == 0x2F ? path.count - 1 : path.count
+        return byPath[bytes: UnsafeRawBufferPointer(rebasing: path[1..<end])]
     }
 
     public static let empty = DataPlane(brokers: [:], dispatchers: [:])

@@ -57,11 +57,12 @@ struct BrokerSink: EventSink {
         }
         var stamped: [CloudEvent] = []
         stamped.reserveCapacity(events.count)
+        let clock = ArrivalClock()
         for event in events {
             do {
                 var failure: CloudEventError?
                 let next = event.modified { builder in
-                    do throws(CloudEventError) { try IngressStamp.apply(to: &builder) } catch { failure = error }
+                    do throws(CloudEventError) { try IngressStamp.apply(to: &builder, clock: clock) } catch { failure = error }
                 }
                 if let failure { throw failure }
                 stamped.append(next)

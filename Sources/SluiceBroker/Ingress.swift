@@ -22,9 +22,13 @@ public final class Ingress: Sendable {
         var decoder = HTTPEventDecoder()
         var plane = DataPlane.empty
         var scratch: [Int] = []
+        let clock = ArrivalClock()
 
         init() {
-            decoder.prepare = { (builder: inout CloudEventBuilder) throws(CloudEventError) in try IngressStamp.apply(to: &builder) }
+            let clock = self.clock
+            decoder.prepare = { (builder: inout CloudEventBuilder) throws(CloudEventError) in
+                try IngressStamp.apply(to: &builder, clock: clock)
+            }
         }
     }
 
@@ -70,7 +74,7 @@ public final class Ingress: Sendable {
             return
         }
         let state = states[loop.index]
-        guard let broker = state.plane.broker(namespace: request.parameterString(0), name: request.parameterString(1)) else {
+        guard let broker = state.plane.broker(path: request.path) else {
             responder.respond(status: .notFound, headers: Answers.allow,
                               text: "broker \(request.parameterString(0))/\(request.parameterString(1)) not found\n")
             return

@@ -9,13 +9,15 @@ import SluiceCloudEvents
 enum IngressStamp {
     static let defaultTTL = 255
 
-    static func apply(to builder: inout CloudEventBuilder) throws(CloudEventError) {
+    static func apply(to builder: inout CloudEventBuilder, clock: ArrivalClock) throws(CloudEventError) {
         let ttl = try nextTTL(builder.value(of: AttributeName.knativebrokerttl))
-        builder.set(trusted: AttributeName.knativebrokerttl, value: String(ttl), kind: .integer)
-        var now: [UInt8] = []
-        now.reserveCapacity(32)
-        appendRFC3339Now(to: &now)
-        now.withUnsafeBytes { builder.set(trusted: AttributeName.knativearrivaltime, value: $0, kind: .timestamp) }
+        withUnsafeTemporaryAllocation(byteCount: 40, alignment: 1) { scratch in
+            let base = scratch.baseAddress!
+            let digits = writeDecimal(ttl, to: base)
+            builder.set(trusted: AttributeName.knativebrokerttl, value: UnsafeRawBufferPointer(start: base, count: digits), kind: .integer)
+            let count = clock.writeNow(to: base)
+            builder.set(trusted: AttributeName.knativearrivaltime, value: UnsafeRawBufferPointer(start: base, count: count), kind: .timestamp)
+        }
     }
 
     /// The TTL an event continues with, given the value it arrived with.
@@ -30,37 +32,71 @@ enum IngressStamp {
         return ttl
     }
 
-    /// The current UTC time as RFC 3339 with microseconds, e.g. 2026-11-23T01:02:03.123456Z.
-    static func appendRFC3339Now(to output: inout [UInt8]) {
+    /// Writes the decimal digits of a positive integer; returns how many.
+    static func writeDecimal(_ value: Int, to output: UnsafeMutableRawPointer) -> Int {
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        rest = value
+        for position in stride(from: digits - 1, through: 0, by: -1) {
+            output.storeBytes(of: UInt8(ascii: "0") + UInt8(rest % 10), toByteOffset: position, as: UInt8.self)
+            rest /= 10
+        }
+        return digits
+    }
+}
+
+/// The current UTC time as RFC 3339 with microseconds (2026-11-23T01:02:03.123456Z). The
+/// date and time of day are formatted once per second; each call only adds the fraction.
+/// One per thread.
+final class ArrivalClock: @unchecked Sendable {  // used by one loop
+    private var second: Int64 = .min
+    private var prefix = [UInt8](repeating: 0, count: 20)  // "YYYY-MM-DDTHH:MM:SS."
+
+    /// Writes the timestamp (27 bytes) at `output`; returns its length.
+    func writeNow(to output: UnsafeMutableRawPointer) -> Int {
         var seconds: Int64 = 0
         var nanoseconds: Int32 = 0
         csluice_realtime(&seconds, &nanoseconds)
+        if seconds != second {
+            second = seconds
+            formatPrefix(seconds)
+        }
+        prefix.withUnsafeBytes { output.copyMemory(from: $0.baseAddress!, byteCount: 20) }
+        var micros = Int(nanoseconds) / 1000
+        for position in stride(from: 25, through: 20, by: -1) {
+            output.storeBytes(of: UInt8(ascii: "0") + UInt8(micros % 10), toByteOffset: position, as: UInt8.self)
+            micros /= 10
+        }
+        output.storeBytes(of: UInt8(ascii: "Z"), toByteOffset: 26, as: UInt8.self)
+        return 27
+    }
+
+    private func formatPrefix(_ seconds: Int64) {
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        func digits(_ value: Int, _ count: Int) {
-            var divisor = 1
-            for _ in 1..<count { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                output.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-                rest %= divisor
-                divisor /= 10
-            }
+        var text: [UInt8] = []
+        func two(_ value: Int32) {
+            text.append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
+            text.append(UInt8(ascii: "0") + UInt8(value % 10))
         }
-        digits(Int(parts.tm_year) + 1900, 4)
-        output.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2)
-        output.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2)
-        output.append(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), 2)
-        output.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2)
-        output.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2)
-        output.append(UInt8(ascii: "."))
-        digits(Int(nanoseconds) / 1000, 6)
-        output.append(UInt8(ascii: "Z"))
+        let year = Int(parts.tm_year) + 1900
+        for divisor in [1000, 100, 10, 1] { text.append(UInt8(ascii: "0") + UInt8(year / divisor % 10)) }
+        text.append(UInt8(ascii: "-"))
+        two(parts.tm_mon + 1)
+        text.append(UInt8(ascii: "-"))
+        two(parts.tm_mday)
+        text.append(UInt8(ascii: "T"))
+        two(parts.tm_hour)
+        text.append(UInt8(ascii: ":"))
+        two(parts.tm_min)
+        text.append(UInt8(ascii: ":"))
+        two(parts.tm_sec)
+        text.append(UInt8(ascii: "."))
+        prefix = text
     }
 }

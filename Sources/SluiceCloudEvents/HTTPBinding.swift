@@ -60,9 +60,18 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
     /// Decodes a reply event from a subscriber's response, or returns nil when the response
     /// carries no CloudEvent (no ce-specversion and no CloudEvents content type).
     public mutating func decodeReply(_ response: HTTPClientResponse, keepTransportHeader: (UnsafeRawBufferPointer) -> Bool) throws(CloudEventError) -> [CloudEvent]? {
-        guard response.header("ce-specversion") != nil
-            || response.header("content-type").map({ $0.lowercased().hasPrefix("application/cloudevents") }) == true
-        else { return nil }
+        let carriesEvent: Bool = response.head.withUnsafeBytes { head in
+            for field in response.fields {
+                let name = UnsafeRawBufferPointer(rebasing: head[Int(field.nameStart)..<Int(field.nameEnd)])
+                if name.count == 14 && asciiEqualsLowercase(name, "ce-specversion") { return true }
+                if name.count == 12 && asciiEqualsLowercase(name, "content-type") {
+                    let value = UnsafeRawBufferPointer(rebasing: head[Int(field.valueStart)..<Int(field.valueEnd)])
+                    if startsWithCaseInsensitive(value, "application/cloudevents") { return true }
+                }
+            }
+            return false
+        }
+        guard carriesEvent else { return nil }
         return try withBytes(of: response.head) { head throws(CloudEventError) -> [CloudEvent] in
             fields.removeAll(keepingCapacity: true)
             for field in response.fields {
@@ -95,7 +104,7 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
         let versions = fields.filter { $0.name.count == 14 && asciiEqualsLowercase($0.name, "ce-specversion") }
         guard let versionField = versions.first else { throw .notACloudEvent }
         if versions.count > 1 { throw .duplicateAttribute("specversion") }
-        let versionText = decodeValue(versionField.value)
+        let versionText = Array(decodeValue(versionField.value))
         guard let version = versionText.withUnsafeBytes({ SpecVersion(text: $0) }) else {
             throw .unsupportedSpecVersion(String(decoding: versionText, as: UTF8.self))
         }
@@ -109,19 +118,17 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
             }
             name.removeAll(keepingCapacity: true)
             for byte in field.name.dropFirst(3) { name.append(asciiLowercase(byte)) }
-            if name.elementsEqual("specversion".utf8) { continue }
-            if name.elementsEqual("datacontenttype".utf8) {
+            let isContentType: Bool = name.withUnsafeBytes { nameBytes in
+                bytesEqual(nameBytes, AttributeName.datacontenttype)
+            }
+            if name.count == 11, name.withUnsafeBytes({ bytesEqual($0, AttributeName.specversion) }) { continue }
+            if isContentType {
                 // Content-Type carries it in binary mode; when both are sent, Content-Type wins.
                 if contentType != nil { continue }
                 sawContentTypeAttribute = true
             }
-            let decoded = decodeValue(field.value)
-            let attributeName = name
-            try withBytes(of: attributeName) { nameBytes throws(CloudEventError) in
-                try withBytes(of: decoded) { valueBytes throws(CloudEventError) in
-                    try builder.add(name: nameBytes, value: valueBytes, kind: .string)
-                }
-            }
+            decodeValue(field.value)
+            try addDecodedAttribute()
         }
         if let contentType, !sawContentTypeAttribute {
             try builder.add(name: UnsafeRawBufferPointer(start: AttributeName.datacontenttype.utf8Start, count: 15),
@@ -132,8 +139,19 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
         return builder.build(data: body.isEmpty ? nil : Array(body))
     }
 
-    /// A header value as the attribute's bytes: one quoted-string unwrapped (only when the
-    /// whole value is one), then one percent-decoding pass.
+    /// Adds the attribute held in `name` and `value` (the scratch arrays) to the builder.
+    private mutating func addDecodedAttribute() throws(CloudEventError) {
+        let outcome: Result<Void, CloudEventError> = name.withUnsafeBytes { nameBytes in
+            value.withUnsafeBytes { valueBytes in
+                Result { () throws(CloudEventError) in try builder.add(name: nameBytes, value: valueBytes, kind: .string) }
+            }
+        }
+        try outcome.get()
+    }
+
+    /// A header value as the attribute's bytes, left in `value`: one quoted-string unwrapped
+    /// (only when the whole value is one), then one percent-decoding pass.
+    @discardableResult
     private mutating func decodeValue(_ raw: UnsafeRawBufferPointer) -> [UInt8] {
         value.removeAll(keepingCapacity: true)
         if raw.count >= 2 && raw.first == 0x22 && raw.last == 0x22 && isSingleQuotedString(raw) {
@@ -178,41 +196,52 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
 // MARK: Encoding for delivery
 
 extension HTTPBinding {
-    /// Appends the binary-mode header lines of `event` ("ce-name: value\r\n" per attribute,
-    /// Content-Type for datacontenttype, and the kept transport headers), skipping the
-    /// attributes `skip` names. Values are percent-encoded (http binding §3.1.3.2).
-    public static func appendBinaryHeaders(of event: CloudEvent, to output: inout [UInt8], skip: (UnsafeRawBufferPointer) -> Bool) {
+    /// Writes the binary-mode header lines of `event` into `buffer`: "ce-name: value\r\n" per
+    /// attribute, Content-Type for datacontenttype, then the kept transport headers, skipping
+    /// the attributes `skip` names. Values are percent-encoded (http binding §3.1.3.2); values
+    /// that need no escaping (nearly all) are copied whole.
+    public static func writeBinaryHeaders(of event: CloudEvent, into buffer: ByteBuffer, skip: (UnsafeRawBufferPointer) -> Bool) {
         event.withView { view in
             var contentTypeWritten = false
             for index in 0..<view.attributeCount {
                 let name = view.name(at: index)
                 if skip(name) { continue }
+                let value = view.value(at: index)
                 if bytesEqual(name, AttributeName.datacontenttype) {
-                    output.append(contentsOf: "Content-Type: ".utf8)
-                    output.append(contentsOf: view.value(at: index))
-                    output.append(contentsOf: "\r\n".utf8)
+                    buffer.append("Content-Type: ")
+                    buffer.append(value)
+                    buffer.append("\r\n")
                     contentTypeWritten = true
                     continue
                 }
-                output.append(contentsOf: "ce-".utf8)
-                output.append(contentsOf: name)
-                output.append(contentsOf: ": ".utf8)
-                PercentCoding.encode(view.value(at: index)) { output.append($0) }
-                output.append(contentsOf: "\r\n".utf8)
+                buffer.append("ce-")
+                buffer.append(name)
+                buffer.append(": ")
+                if PercentCoding.isSafe(value) {
+                    buffer.append(value)
+                } else {
+                    PercentCoding.encode(value) { buffer.append(byte: $0) }
+                }
+                buffer.append("\r\n")
             }
             if !contentTypeWritten && view.dataIsImpliedJSON && event.data != nil {
-                output.append(contentsOf: "Content-Type: application/json\r\n".utf8)
+                buffer.append("Content-Type: application/json\r\n")
             }
-            output.append(contentsOf: "ce-specversion: ".utf8)
-            output.append(contentsOf: view.specVersion.description.utf8)
-            output.append(contentsOf: "\r\n".utf8)
+            buffer.append(view.specVersion == .v1_0 ? "ce-specversion: 1.0\r\n" : "ce-specversion: 0.3\r\n")
             for index in 0..<view.transportCount {
-                output.append(contentsOf: view.transportName(at: index))
-                output.append(contentsOf: ": ".utf8)
-                output.append(contentsOf: view.transportValue(at: index))
-                output.append(contentsOf: "\r\n".utf8)
+                buffer.append(view.transportName(at: index))
+                buffer.append(": ")
+                buffer.append(view.transportValue(at: index))
+                buffer.append("\r\n")
             }
         }
+    }
+
+    /// The same lines as bytes (tests and cold paths).
+    public static func appendBinaryHeaders(of event: CloudEvent, to output: inout [UInt8], skip: (UnsafeRawBufferPointer) -> Bool) {
+        let buffer = ByteBuffer(capacity: 512)
+        writeBinaryHeaders(of: event, into: buffer, skip: skip)
+        output.append(contentsOf: buffer.readableBytes)
     }
 }
 

@@ -2,7 +2,7 @@
 public enum PercentCoding {
     /// Decodes one pass of `%XY` escapes into `output`. A `%` not followed by two hex digits
     /// stays literal: Go and Java senders do not encode, and their raw `%` must survive.
-    /// Returns false when the result is not valid UTF-8.
+    /// The caller validates the result (UTF-8, the attribute's type).
     public static func decode(_ value: UnsafeRawBufferPointer, into output: inout [UInt8]) {
         var index = 0
         while index < value.count {
@@ -28,6 +28,13 @@ public enum PercentCoding {
     @inline(__always)
     public static func needsEscape(_ byte: UInt8) -> Bool {
         byte <= 0x20 || byte >= 0x7F || byte == 0x22 || byte == 0x25
+    }
+
+    /// True when no byte of `value` needs escaping.
+    @inline(__always)
+    public static func isSafe(_ value: UnsafeRawBufferPointer) -> Bool {
+        for byte in value where needsEscape(byte) { return false }
+        return true
     }
 
     /// Appends `value` percent-encoded with upper-case hex.

@@ -1,20 +1,34 @@
 import SluiceCloudEvents
+import SluiceHTTP
+import SluiceIO
 
-/// The headers of a delivery POST: the event in binary mode without `knativebrokerttl` (hidden
-/// from subscribers), its transport headers (traceparent, x-request-id, knative-*, ...),
-/// `Kn-Namespace`, and `Prefer: reply` for subscribers (not for dead-letter sinks).
-enum DeliveryRequest {
-    static func headerBlock(for event: CloudEvent, namespace: String, preferReply: Bool) -> [UInt8] {
-        var block: [UInt8] = []
-        block.reserveCapacity(256 + event.attributeCount * 32)
-        HTTPBinding.appendBinaryHeaders(of: event, to: &block) { name in
-            bytesEqual(name, AttributeName.knativebrokerttl) && preferReply
+/// The headers of a delivery POST, written straight into the connection's output: the event
+/// in binary mode without `knativebrokerttl` (hidden from subscribers), its transport headers
+/// (traceparent, x-request-id, knative-*, ...), `Kn-Namespace`, and `Prefer: reply` for
+/// subscribers (not for dead-letter sinks, which see the TTL as Knative's do).
+final class DeliveryHeaders: HTTPHeaderWriter {
+    let event: CloudEvent
+    let namespaceLine: [UInt8]
+    let preferReply: Bool
+
+    init(event: CloudEvent, namespaceLine: [UInt8], preferReply: Bool) {
+        self.event = event
+        self.namespaceLine = namespaceLine
+        self.preferReply = preferReply
+    }
+
+    /// "Kn-Namespace: <namespace>\r\n", built once per trigger.
+    static func namespaceLine(_ namespace: String) -> [UInt8] {
+        Array("Kn-Namespace: \(namespace)\r\n".utf8)
+    }
+
+    func writeHeaders(into buffer: ByteBuffer) {
+        let hideTTL = preferReply
+        HTTPBinding.writeBinaryHeaders(of: event, into: buffer) { name in
+            hideTTL && bytesEqual(name, AttributeName.knativebrokerttl)
         }
-        block.append(contentsOf: "Kn-Namespace: ".utf8)
-        block.append(contentsOf: namespace.utf8)
-        block.append(contentsOf: "\r\n".utf8)
-        if preferReply { block.append(contentsOf: "Prefer: reply\r\n".utf8) }
-        return block
+        buffer.append(namespaceLine)
+        if preferReply { buffer.append("Prefer: reply\r\n") }
     }
 }
 

@@ -22,12 +22,16 @@ public final class TriggerDispatcher: @unchecked Sendable {  // loop-confined, e
         /// Where replies go (the trigger's broker); nil drops them.
         public var replies: (any EventSink)?
 
+        /// "Kn-Namespace: <namespace>\r\n", written into every delivery.
+        let namespaceLine: [UInt8]
+
         public init(namespace: String, name: String, subscriber: DeliveryTarget, policy: DeliveryPolicy, replies: (any EventSink)?) {
             self.namespace = namespace
             self.name = name
             self.subscriber = subscriber
             self.policy = policy
             self.replies = replies
+            namespaceLine = DeliveryHeaders.namespaceLine(namespace)
         }
     }
 
@@ -230,7 +234,7 @@ public final class TriggerDispatcher: @unchecked Sendable {  // loop-confined, e
         case .http(let url):
             var request = HTTPClientRequest(method: .post, url: url, body: event.data ?? [],
                                             timeout: route.policy.timeout, resendOnStaleConnection: true)
-            request.headerBlock = DeliveryRequest.headerBlock(for: event, namespace: route.namespace, preferReply: preferReply)
+            request.headerWriter = DeliveryHeaders(event: event, namespaceLine: route.namespaceLine, preferReply: preferReply)
             client.execute(request, on: loop) { result in
                 switch result {
                 case .success(let response) where (200..<300).contains(response.status):

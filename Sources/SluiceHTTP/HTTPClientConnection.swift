@@ -119,7 +119,7 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
         scanOffset = 0
         let request = task.request
         let buffer = output.appendable
-        buffer.append(request.method.description)
+        request.method.write(into: buffer)
         buffer.append(byte: 0x20)
         buffer.append(request.url.target)
         buffer.append(" HTTP/1.1\r\nHost: ")
@@ -131,7 +131,7 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
             buffer.append(value)
             buffer.append("\r\n")
         }
-        if !request.headerBlock.isEmpty { buffer.append(request.headerBlock) }
+        request.headerWriter?.writeHeaders(into: buffer)
         if !request.body.isEmpty || request.method == .post || request.method == .put || request.method == .patch {
             buffer.append("Content-Length: ")
             buffer.appendDecimal(request.body.count)

@@ -1,3 +1,5 @@
+import SluiceIO
+
 /// Pool sizes, limits and timeouts of the HTTP client.
 public struct HTTPClientConfiguration: Sendable {
     /// Connections per origin per event loop: the in-flight window toward one subscriber.
@@ -19,15 +21,21 @@ public struct HTTPClientConfiguration: Sendable {
     public init() {}
 }
 
+/// Writes header lines into an output buffer (see `HTTPClientRequest.headerWriter`).
+public protocol HTTPHeaderWriter: Sendable {
+    func writeHeaders(into buffer: ByteBuffer)
+}
+
 /// A request to send. The body is held by reference and written without copying when large.
 public struct HTTPClientRequest: Sendable {
     public var method: HTTPMethod
     public var url: HTTPURL
     public var headers: [(name: String, value: String)]
-    /// Header lines already serialised ("Name: value\r\n" each), written after `headers`.
-    /// For callers that build many headers from their own bytes (a CloudEvent's attributes)
-    /// without making a String per header. The caller guarantees well-formed lines.
-    public var headerBlock: [UInt8] = []
+    /// Writes further header lines ("Name: value\r\n" each) straight into the connection's
+    /// output buffer, after `headers`: for callers that hold many headers as bytes (a
+    /// CloudEvent's attributes) and should not make a String per header or an intermediate
+    /// block. It must write well-formed lines.
+    public var headerWriter: (any HTTPHeaderWriter)?
     public var body: [UInt8]
     /// Deadline for the whole exchange; nil uses the client's `requestTimeout`.
     public var timeout: Duration?

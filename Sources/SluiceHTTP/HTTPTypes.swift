@@ -1,3 +1,5 @@
+import SluiceIO
+
 /// Request methods. Unknown tokens are kept as `.other` so routes can answer 405 or 501.
 public enum HTTPMethod: Sendable, Hashable, CustomStringConvertible {
     case get, head, post, put, delete, options, patch, connect, trace
@@ -38,6 +40,22 @@ public enum HTTPMethod: Sendable, Hashable, CustomStringConvertible {
         case .connect: return "CONNECT"
         case .trace: return "TRACE"
         case .other(let token): return token
+        }
+    }
+
+    /// Appends the method token without building a String for the common methods.
+    func write(into buffer: ByteBuffer) {
+        switch self {
+        case .get: buffer.append("GET")
+        case .head: buffer.append("HEAD")
+        case .post: buffer.append("POST")
+        case .put: buffer.append("PUT")
+        case .delete: buffer.append("DELETE")
+        case .options: buffer.append("OPTIONS")
+        case .patch: buffer.append("PATCH")
+        case .connect: buffer.append("CONNECT")
+        case .trace: buffer.append("TRACE")
+        case .other(let token): buffer.append(token)
         }
     }
 

@@ -6,6 +6,8 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     public let port: Int
     /// Path and query, starting with "/".
     public let target: String
+    /// The `Host` header value, computed once.
+    let hostHeader: String
 
     public var origin: Origin { Origin(host: host, port: port) }
 
@@ -44,14 +46,13 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         self.host = authority.lowercased()
         self.port = port
         self.target = target
+        self.hostHeader = port == 80 ? self.host : "\(self.host):\(port)"
     }
 
     public var description: String {
         port == 80 ? "\(scheme)://\(host)\(target)" : "\(scheme)://\(host):\(port)\(target)"
     }
 
-    /// The `Host` header value.
-    var hostHeader: String { port == 80 ? host : "\(host):\(port)" }
 }
 
 /// Where connections go: one pool per origin per event loop.

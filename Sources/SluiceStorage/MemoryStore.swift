@@ -51,16 +51,16 @@ public final class MemoryStore: BrokerStore, Sendable {
         // Reserve a place in every queue first, so the event goes to all of them or none.
         var reserved = 0
         for queue in queues {
-            guard let memory = queue as? MemoryTriggerQueue, memory.reserve() else { break }
+            guard memoryQueue(queue).reserve() else { break }
             reserved += 1
         }
         if reserved < queues.count {
-            for queue in queues.prefix(reserved) { (queue as? MemoryTriggerQueue)?.unreserve() }
+            for queue in queues.prefix(reserved) { memoryQueue(queue).unreserve() }
             bytes.subtract(added, ordering: .relaxed)
             return .full(retryAfterSeconds: 1)
         }
         let stored = StoredEvent(event: event, sequence: sequence.add(1, ordering: .relaxed).newValue)
-        for queue in queues { (queue as? MemoryTriggerQueue)?.push(stored, bytes: size) }
+        for queue in queues { memoryQueue(queue).push(stored, bytes: size) }
         return nil
     }
 
@@ -73,6 +73,13 @@ public final class MemoryStore: BrokerStore, Sendable {
             }
         }
         completion(nil)
+    }
+
+    /// The queues given to `appendNow` are this store's own (handed out by `queue(forTrigger:)`),
+    /// so the cast cannot fail; a checked cast costs a runtime conformance lookup per event.
+    @inline(__always)
+    private func memoryQueue(_ queue: any TriggerQueue) -> MemoryTriggerQueue {
+        unsafeDowncast(queue as AnyObject, to: MemoryTriggerQueue.self)
     }
 
     fileprivate func release(bytes count: Int) {
