@@ -25,6 +25,15 @@ public final class BrokerRuntime: Sendable {
 
     public var key: String { "\(namespace)/\(name)" }
 
+    /// True when every trigger's queue is at its bound: an event could only be refused, so the
+    /// ingress answers 503 before spending anything on decoding it (overload stays cheap and
+    /// leaves the CPU to delivery, which is what drains the backlog).
+    var isSaturated: Bool {
+        guard let limit = store.eventsPerTriggerLimit, !queues.isEmpty else { return false }
+        for queue in queues where queue.depth < limit { return false }
+        return true
+    }
+
     /// The queues of the triggers `event` matches (each filter evaluated once).
     func matchingQueues(_ event: CloudEvent, scratch: inout [Int]) -> [any TriggerQueue] {
         scratch.removeAll(keepingCapacity: true)

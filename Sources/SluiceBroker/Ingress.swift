@@ -79,6 +79,11 @@ public final class Ingress: Sendable {
                               text: "broker \(request.parameterString(0))/\(request.parameterString(1)) not found\n")
             return
         }
+        if broker.isSaturated {
+            broker.metrics.refusedFull.add(1, ordering: .relaxed)
+            responder.respond(Answers.full)
+            return
+        }
         let events: [CloudEvent]
         do {
             events = try state.decoder.decode(request, keepTransportHeader: PassThroughHeaders.keeps)

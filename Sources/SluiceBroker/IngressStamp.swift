@@ -10,7 +10,9 @@ enum IngressStamp {
     static let defaultTTL = 255
 
     static func apply(to builder: inout CloudEventBuilder, clock: ArrivalClock) throws(CloudEventError) {
-        let ttl = try nextTTL(builder.value(of: AttributeName.knativebrokerttl))
+        let ttl = try builder.withValue(of: AttributeName.knativebrokerttl) { (incoming: UnsafeRawBufferPointer?) -> Result<Int, CloudEventError> in
+            Result { () throws(CloudEventError) in try nextTTL(incoming) }
+        }.get()
         withUnsafeTemporaryAllocation(byteCount: 40, alignment: 1) { scratch in
             let base = scratch.baseAddress!
             let digits = writeDecimal(ttl, to: base)
@@ -21,10 +23,10 @@ enum IngressStamp {
     }
 
     /// The TTL an event continues with, given the value it arrived with.
-    static func nextTTL(_ incoming: [UInt8]?) throws(CloudEventError) -> Int {
-        guard let incoming,
-              let value = incoming.withUnsafeBytes({ AttributeValidation.parseInt32($0, allowPlus: false, allowLeadingZeros: true) })
-        else { return defaultTTL }
+    static func nextTTL(_ incoming: UnsafeRawBufferPointer?) throws(CloudEventError) -> Int {
+        guard let incoming, let value = AttributeValidation.parseInt32(incoming, allowPlus: false, allowLeadingZeros: true) else {
+            return defaultTTL
+        }
         let ttl = Int(value) - 1
         if ttl <= 0 {
             throw .rejected("knativebrokerttl reached 0: the event has passed through brokers too many times (a reply loop?)")
@@ -41,9 +43,11 @@ enum IngressStamp {
             rest /= 10
         }
         rest = value
-        for position in stride(from: digits - 1, through: 0, by: -1) {
+        var position = digits - 1
+        while position >= 0 {
             output.storeBytes(of: UInt8(ascii: "0") + UInt8(rest % 10), toByteOffset: position, as: UInt8.self)
             rest /= 10
+            position -= 1
         }
         return digits
     }
@@ -67,9 +71,11 @@ final class ArrivalClock: @unchecked Sendable {  // used by one loop
         }
         prefix.withUnsafeBytes { output.copyMemory(from: $0.baseAddress!, byteCount: 20) }
         var micros = Int(nanoseconds) / 1000
-        for position in stride(from: 25, through: 20, by: -1) {
+        var position = 25
+        while position >= 20 {
             output.storeBytes(of: UInt8(ascii: "0") + UInt8(micros % 10), toByteOffset: position, as: UInt8.self)
             micros /= 10
+            position -= 1
         }
         output.storeBytes(of: UInt8(ascii: "Z"), toByteOffset: 26, as: UInt8.self)
         return 27

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Collects and validates attributes, then lays the event out in one allocation.
 ///
 /// Keep one builder per thread and `reset()` it between events: its scratch arrays keep their
@@ -35,7 +37,7 @@ public struct CloudEventBuilder: Sendable {
     /// kind; `kind` is what the source format said) and its value.
     public mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, kind: AttributeKind) throws(CloudEventError) {
         guard AttributeValidation.isValidName(name) else { throw .invalidAttributeName(String(decoding: name, as: UTF8.self)) }
-        if bytesEqual(name, "data") || bytesEqual(name, AttributeName.specversion) {
+        if (name.count == 4 && bytesEqual(name, "data")) || (name.count == 11 && bytesEqual(name, AttributeName.specversion)) {
             throw .reservedAttributeName(String(decoding: name, as: UTF8.self))
         }
         if contains(name) { throw .duplicateAttribute(String(decoding: name, as: UTF8.self)) }
@@ -71,7 +73,7 @@ public struct CloudEventBuilder: Sendable {
     /// (knativearrivaltime, knativebrokerttl, the dead-letter extensions).
     public mutating func set(trusted name: StaticString, value: UnsafeRawBufferPointer, kind: AttributeKind) {
         let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        if let existing = attributes.firstIndex(where: { nameEquals($0, nameBytes) }) {
+        if let existing = index(of: nameBytes) {
             attributes.remove(at: existing)
         }
         attributes.append(append(name: nameBytes, value: value, kind: kind))
@@ -85,7 +87,7 @@ public struct CloudEventBuilder: Sendable {
     /// Removes an attribute if present.
     public mutating func remove(_ name: StaticString) {
         let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        if let index = attributes.firstIndex(where: { nameEquals($0, nameBytes) }) { attributes.remove(at: index) }
+        if let index = index(of: nameBytes) { attributes.remove(at: index) }
     }
 
     /// Records a transport header to keep with the event (not an attribute).
@@ -95,13 +97,31 @@ public struct CloudEventBuilder: Sendable {
 
     /// The value of an attribute added so far.
     public func value(of name: StaticString) -> [UInt8]? {
+        withValue(of: name) { $0.map { Array($0) } }
+    }
+
+    /// Calls `body` with the value of an attribute added so far (nil when absent).
+    public func withValue<Result>(of name: StaticString, _ body: (UnsafeRawBufferPointer?) -> Result) -> Result {
         let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        guard let entry = attributes.first(where: { nameEquals($0, nameBytes) }) else { return nil }
-        return Array(scratch[entry.valueStart..<(entry.valueStart + entry.valueCount)])
+        guard let position = index(of: nameBytes) else { return body(nil) }
+        let entry = attributes[position]
+        return scratch.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[entry.valueStart..<(entry.valueStart + entry.valueCount)])) }
     }
 
     public func contains(_ name: UnsafeRawBufferPointer) -> Bool {
-        attributes.contains { nameEquals($0, name) }
+        index(of: name) != nil
+    }
+
+    /// Position of the attribute named `name` in `attributes`: one pass, lengths first.
+    private func index(of name: UnsafeRawBufferPointer) -> Int? {
+        guard !attributes.isEmpty, let wanted = name.baseAddress, name.count > 0 else { return nil }
+        return scratch.withUnsafeBytes { bytes -> Int? in
+            guard let base = bytes.baseAddress else { return nil }
+            for (position, pending) in attributes.enumerated() where pending.nameCount == name.count {
+                if memcmp(base + pending.nameStart, wanted, name.count) == 0 { return position }
+            }
+            return nil
+        }
     }
 
     /// Checks the required attributes are there (spec "REQUIRED Attributes").
@@ -156,20 +176,15 @@ public struct CloudEventBuilder: Sendable {
         return Pending(nameStart: nameStart, nameCount: name.count, valueStart: valueStart, valueCount: value.count, kind: kind)
     }
 
-    private func nameEquals(_ pending: Pending, _ name: UnsafeRawBufferPointer) -> Bool {
-        guard pending.nameCount == name.count else { return false }
-        return scratch.withUnsafeBytes { bytesEqual(UnsafeRawBufferPointer(rebasing: $0[pending.nameStart..<(pending.nameStart + pending.nameCount)]), name) }
-    }
-
     private func checkContextAttribute(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ kind: AttributeKind) throws(CloudEventError) {
-        let display = String(decoding: name, as: UTF8.self)
-        let mustBeNonEmpty = !bytesEqual(name, AttributeName.datacontentencoding)
-        if value.isEmpty && mustBeNonEmpty { throw .emptyAttribute(display) }
-        if bytesEqual(name, AttributeName.datacontenttype) {
+        var display: String { String(decoding: name, as: UTF8.self) }  // only built for an error
+        let isEncoding = name.count == 19 && bytesEqual(name, AttributeName.datacontentencoding)
+        if value.isEmpty && !isEncoding { throw .emptyAttribute(display) }
+        if name.count == 15 && bytesEqual(name, AttributeName.datacontenttype) {
             guard AttributeValidation.isMediaType(value) else { throw .invalidAttribute(name: display, reason: "not a media type") }
             return
         }
-        if bytesEqual(name, AttributeName.datacontentencoding) {
+        if isEncoding {
             guard bytesEqual(value, "base64") else { throw .invalidAttribute(name: display, reason: "only base64 is defined") }
             return
         }

@@ -101,9 +101,12 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
                                        keep: (UnsafeRawBufferPointer) -> Bool) throws(CloudEventError) -> CloudEvent {
         builder.reset()
         // The specversion decides how other attributes are read, so it comes first.
-        let versions = fields.filter { $0.name.count == 14 && asciiEqualsLowercase($0.name, "ce-specversion") }
-        guard let versionField = versions.first else { throw .notACloudEvent }
-        if versions.count > 1 { throw .duplicateAttribute("specversion") }
+        var versionField: Field?
+        for field in fields where field.name.count == 14 && asciiEqualsLowercase(field.name, "ce-specversion") {
+            if versionField != nil { throw .duplicateAttribute("specversion") }
+            versionField = field
+        }
+        guard let versionField else { throw .notACloudEvent }
         let versionText = Array(decodeValue(versionField.value))
         guard let version = versionText.withUnsafeBytes({ SpecVersion(text: $0) }) else {
             throw .unsupportedSpecVersion(String(decoding: versionText, as: UTF8.self))
@@ -116,8 +119,12 @@ public struct HTTPEventDecoder: @unchecked Sendable {  // `fields` only holds po
                 if keep(field.name) { builder.addTransportHeader(name: field.name, value: field.value) }
                 continue
             }
+            let nameCount = field.name.count - 3
             name.removeAll(keepingCapacity: true)
-            for byte in field.name.dropFirst(3) { name.append(asciiLowercase(byte)) }
+            name.append(contentsOf: repeatElement(0, count: nameCount))
+            name.withUnsafeMutableBufferPointer { lowered in
+                for offset in 0..<nameCount { lowered[offset] = asciiLowercase(field.name[offset + 3]) }
+            }
             let isContentType: Bool = name.withUnsafeBytes { nameBytes in
                 bytesEqual(nameBytes, AttributeName.datacontenttype)
             }
@@ -227,7 +234,7 @@ extension HTTPBinding {
             if !contentTypeWritten && view.dataIsImpliedJSON && event.data != nil {
                 buffer.append("Content-Type: application/json\r\n")
             }
-            buffer.append(view.specVersion == .v1_0 ? "ce-specversion: 1.0\r\n" : "ce-specversion: 0.3\r\n")
+            if view.specVersion == .v1_0 { buffer.append("ce-specversion: 1.0\r\n") } else { buffer.append("ce-specversion: 0.3\r\n") }
             for index in 0..<view.transportCount {
                 buffer.append(view.transportName(at: index))
                 buffer.append(": ")

@@ -121,14 +121,14 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
         let buffer = output.appendable
         request.method.write(into: buffer)
         buffer.append(byte: 0x20)
-        buffer.append(request.url.target)
+        buffer.append(string: request.url.target)
         buffer.append(" HTTP/1.1\r\nHost: ")
-        buffer.append(request.url.hostHeader)
+        buffer.append(string: request.url.hostHeader)
         buffer.append("\r\n")
         for (name, value) in request.headers {
-            buffer.append(name)
+            buffer.append(string: name)
             buffer.append(": ")
-            buffer.append(value)
+            buffer.append(string: value)
             buffer.append("\r\n")
         }
         request.headerWriter?.writeHeaders(into: buffer)

@@ -248,6 +248,11 @@ public enum HTTPHeadParser {
     @inline(__always)
     private static func noteFramingField(_ base: UnsafePointer<UInt8>, _ nameStart: Int, _ nameEnd: Int,
                                          _ valueStart: Int, _ valueEnd: Int, into head: inout HTTPHead) throws(HTTPError) {
+        // Every name of interest starts with c, t or e: most fields are dismissed on one byte.
+        switch base[nameStart] | 0x20 {
+        case 0x63, 0x74, 0x65: break
+        default: return
+        }
         let name = UnsafeRawBufferPointer(start: base + nameStart, count: nameEnd - nameStart)
         let value = UnsafeRawBufferPointer(start: base + valueStart, count: valueEnd - valueStart)
         switch name.count {

@@ -48,12 +48,12 @@ enum ResponseWriter {
         buffer.append("HTTP/1.1 ")
         buffer.appendDecimal(response.status.code)
         buffer.append(byte: 0x20)
-        buffer.append(response.status.reason)
+        buffer.append(string: response.status.reason)
         buffer.append("\r\n")
         for (name, value) in response.headers {
-            buffer.append(name)
+            buffer.append(string: name)
             buffer.append(": ")
-            buffer.append(value)
+            buffer.append(string: value)
             buffer.append("\r\n")
         }
         buffer.append("Content-Length: ")

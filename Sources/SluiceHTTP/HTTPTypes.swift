@@ -55,7 +55,7 @@ public enum HTTPMethod: Sendable, Hashable, CustomStringConvertible {
         case .patch: buffer.append("PATCH")
         case .connect: buffer.append("CONNECT")
         case .trace: buffer.append("TRACE")
-        case .other(let token): buffer.append(token)
+        case .other(let token): buffer.append(string: token)
         }
     }
 

@@ -1,15 +1,46 @@
 /// An absolute `http://` URL split the way a client needs it: origin (host, port) and the
 /// request target. Parsed once (when a destination is configured), not per request.
 public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
-    public let scheme: String
-    public let host: String
-    public let port: Int
-    /// Path and query, starting with "/".
-    public let target: String
-    /// The `Host` header value, computed once.
-    let hostHeader: String
+    /// The parts, in one shared object: requests copy URLs around, and one reference count
+    /// is cheaper than one per string.
+    private final class Parts: Sendable {
+        let scheme: String
+        let host: String
+        let port: Int
+        let target: String
+        let hostHeader: String
+        let origin: Origin
 
-    public var origin: Origin { Origin(host: host, port: port) }
+        init(scheme: String, host: String, port: Int, target: String) {
+            self.scheme = scheme
+            self.host = host
+            self.port = port
+            self.target = target
+            hostHeader = port == 80 ? host : "\(host):\(port)"
+            origin = Origin(host: host, port: port)
+        }
+    }
+
+    private let parts: Parts
+
+    public var scheme: String { parts.scheme }
+    public var host: String { parts.host }
+    public var port: Int { parts.port }
+    /// Path and query, starting with "/".
+    public var target: String { parts.target }
+    /// The `Host` header value.
+    var hostHeader: String { parts.hostHeader }
+    public var origin: Origin { parts.origin }
+
+    public static func == (a: HTTPURL, b: HTTPURL) -> Bool {
+        a.parts === b.parts || (a.scheme == b.scheme && a.host == b.host && a.port == b.port && a.target == b.target)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(host)
+        hasher.combine(port)
+        hasher.combine(target)
+    }
 
     /// Parses `http://host[:port][/path][?query]`; `#fragment` is dropped. Other schemes and
     /// malformed authorities give nil.
@@ -42,11 +73,7 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         }
         guard !authority.isEmpty, authority.allSatisfy({ !$0.isWhitespace && $0 != "/" }) else { return nil }
         guard target.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
-        self.scheme = scheme
-        self.host = authority.lowercased()
-        self.port = port
-        self.target = target
-        self.hostHeader = port == 80 ? self.host : "\(self.host):\(port)"
+        parts = Parts(scheme: scheme, host: authority.lowercased(), port: port, target: target)
     }
 
     public var description: String {

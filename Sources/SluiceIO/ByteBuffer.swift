@@ -108,7 +108,9 @@ public final class ByteBuffer {
         bytes.withUnsafeBytes { append($0) }
     }
 
-    public func append(_ text: String) {
+    /// Appends a String's UTF-8. Named apart from the StaticString overload on purpose: with
+    /// both under one name, a string literal would pick this slower one.
+    public func append(string text: String) {
         var text = text
         text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }

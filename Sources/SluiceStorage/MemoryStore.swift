@@ -19,6 +19,7 @@ public final class MemoryStore: BrokerStore, Sendable {
     }
 
     public var completesSynchronously: Bool { true }
+    public var eventsPerTriggerLimit: Int? { maxEventsPerTrigger }
 
     public var storedBytes: Int { bytes.load(ordering: .relaxed) }
 

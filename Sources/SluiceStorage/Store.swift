@@ -54,6 +54,8 @@ public protocol BrokerStore: AnyObject, Sendable {
     func retainOnly(triggers keys: Set<String>)
     /// True when `appendNow` is the way to store (no waiting on I/O).
     var completesSynchronously: Bool { get }
+    /// The most events a trigger's queue holds, if the store bounds queues that way.
+    var eventsPerTriggerLimit: Int? { get }
     /// Stores `event` for `queues` right away.
     func appendNow(_ event: CloudEvent, to queues: [any TriggerQueue]) -> StorageError?
     /// Stores `events`, calling `completion` once all are stored or with why they were not.
