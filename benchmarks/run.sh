@@ -11,6 +11,14 @@
 #    nginx. Target: >= 0.5x.
 # 3. Queue: the lock-free MPMCQueue against Mutex+Deque, 2 producers and 1 consumer.
 # 4. Idle RSS of `sluice serve`. Target: < 10 MB.
+# 5. Broker ingress (`sluice serve --storage memory`, one trigger) against nginx `return 202`,
+#    same wrk; stored events only. The trigger's subscriber accepts connections and never
+#    answers, so deliveries stay parked and the figure is the ingress alone. Target: >= 0.7x.
+# 6. End to end: ingress -> one trigger -> nginx answering 200; events delivered per second
+#    (target >= 40,000) against nginx proxy_pass to the same location; the backlog when the
+#    load stops and how fast it drains.
+# 7. Trigger matching: one event against 1,000 exact-type triggers (target < 2 us), and the
+#    cost of one evaluation per filter dialect.
 #
 # Servers run on CPU 0 and load generators on CPU 1 (taskset), so each side has one core.
 # Needs: nginx, wrk (apt-get install -y nginx-light wrk), util-linux (taskset).
@@ -30,6 +38,10 @@ NGINX_PORT=18101
 ENGINE_PORT=18102
 SERVE_PORT=18103
 METRICS_PORT=18104
+BROKER_PORT=18105
+BROKER_METRICS_PORT=18106
+BLACKHOLE_PORT=18107
+PROXY_PORT=18108
 
 echo "== building (release)"
 swift build -c release --product sluice >/dev/null
@@ -59,7 +71,12 @@ http {
     fastcgi_temp_path $WORK;
     uwsgi_temp_path $WORK;
     scgi_temp_path $WORK;
-    server { listen 127.0.0.1:$NGINX_PORT; location / { return 202; } }
+    upstream sink { server 127.0.0.1:$NGINX_PORT; keepalive 64; }
+    server { listen 127.0.0.1:$NGINX_PORT; location / { return 202; } location /sink { return 200; } }
+    server {
+        listen 127.0.0.1:$PROXY_PORT;
+        location / { proxy_pass http://sink/sink; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
 }
 EOF
 taskset -c 0 nginx -c "$WORK/nginx.conf" &
@@ -118,10 +135,89 @@ cp config/*.yaml "$WORK/config/" 2>/dev/null || true
 SERVE_PID=$!
 PIDS+=($SERVE_PID)
 wait_for_port "$SERVE_PORT"
-sleep 2
+sleep 3
 RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$SERVE_PID/status)
 echo "idle RSS: $((RSS_KB / 1024)).$(((RSS_KB % 1024) * 10 / 1024)) MB (${RSS_KB} kB; target < 10 MB)"
 taskset -c 1 wrk -t1 -c32 -d3s "http://127.0.0.1:$SERVE_PORT/healthz" >/dev/null
 sleep 1
 RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$SERVE_PID/status)
 echo "RSS after 3 s of 32-connection load and 1 s idle: $((RSS_KB / 1024)).$(((RSS_KB % 1024) * 10 / 1024)) MB (${RSS_KB} kB)"
+kill "$SERVE_PID" 2>/dev/null || true
+
+# Reads a counter or gauge (summed over its labels) from a metrics endpoint.
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v name="$2" 'index($0, name"{") == 1 {sum += $2} END {print sum + 0}'; }
+
+# A trigger manifest for broker bench/default delivering to $1.
+one_trigger() {
+    cat <<EOF
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: default, namespace: bench}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: only, namespace: bench}
+spec:
+  broker: default
+  subscriber: {uri: "$1"}
+EOF
+}
+
+start_broker() {
+    .build/release/sluice serve --config "$1" --storage memory --host 127.0.0.1 --port "$BROKER_PORT" \
+        --metrics-port "$BROKER_METRICS_PORT" --max-events-per-trigger 5000000 --max-broker-bytes 4000000000 2>"$1.log" &
+    BROKER_PID=$!
+    PIDS+=($BROKER_PID)
+    wait_for_port "$BROKER_PORT"
+}
+
+echo "== 5. broker ingress (--storage memory, one trigger, deliveries parked) vs nginx return 202"
+python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $BLACKHOLE_PORT)); s.listen(4096); time.sleep(600)" &
+PIDS+=($!)
+one_trigger "http://127.0.0.1:$BLACKHOLE_PORT/" >"$WORK/ingress.yaml"
+start_broker "$WORK/ingress.yaml"
+taskset -c 1 wrk -t1 -c32 -d2s -s benchmarks/post-event.lua "http://127.0.0.1:$BROKER_PORT/bench/default" >/dev/null
+read -r NGINX_RPS NGINX_P99 <<<"$(drive "http://127.0.0.1:$NGINX_PORT/bench/default")"
+BEFORE=$(metric "$BROKER_METRICS_PORT" sluice_broker_events_accepted_total)
+read -r BROKER_RPS BROKER_P99 <<<"$(drive "http://127.0.0.1:$BROKER_PORT/bench/default")"
+AFTER=$(metric "$BROKER_METRICS_PORT" sluice_broker_events_accepted_total)
+REFUSED=$(metric "$BROKER_METRICS_PORT" sluice_broker_events_rejected_total)
+STORED_RPS=$(awk -v a="$AFTER" -v b="$BEFORE" -v t="$SECONDS_PER_RUN" 'BEGIN {printf "%.0f", (a - b) / t}')
+printf "nginx return 202        %9.0f req/s   p99 %7s ms\n" "$NGINX_RPS" "$NGINX_P99"
+printf "sluice broker ingress   %9.0f req/s   p99 %7s ms  (%s events stored per second)\n" "$BROKER_RPS" "$BROKER_P99" "$STORED_RPS"
+echo "ratio broker/nginx: $(ratio "$STORED_RPS" "$NGINX_RPS")x stored events/s (target >= 0.7); $REFUSED refused"
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+
+echo "== 6. end to end: wrk -> sluice -> one trigger -> nginx 200, against wrk -> nginx proxy_pass -> nginx 200"
+one_trigger "http://127.0.0.1:$NGINX_PORT/sink" >"$WORK/e2e.yaml"
+start_broker "$WORK/e2e.yaml"
+wait_for_port "$PROXY_PORT"
+read -r PROXY_RPS _ <<<"$(drive "http://127.0.0.1:$PROXY_PORT/")"
+START=$(date +%s.%N)
+read -r E2E_RPS _ <<<"$(drive "http://127.0.0.1:$BROKER_PORT/bench/default")"
+STOP=$(date +%s.%N)
+DELIVERED=$(metric "$BROKER_METRICS_PORT" sluice_trigger_events_delivered_total)
+BACKLOG=$(metric "$BROKER_METRICS_PORT" sluice_trigger_queue_depth)
+DRAIN_START=$(date +%s.%N)
+for _ in $(seq 1 1200); do
+    [ "$(metric "$BROKER_METRICS_PORT" sluice_trigger_queue_depth)" = "0" ] && break
+    sleep 0.05
+done
+DRAIN_STOP=$(date +%s.%N)
+TOTAL=$(metric "$BROKER_METRICS_PORT" sluice_trigger_events_delivered_total)
+DELIVERED_RPS=$(awk -v d="$DELIVERED" -v a="$START" -v b="$STOP" 'BEGIN {printf "%.0f", d / (b - a)}')
+DRAIN_TIME=$(awk -v a="$DRAIN_START" -v b="$DRAIN_STOP" 'BEGIN {printf "%.2f", b - a}')
+DRAIN_RATE=$(awk -v n="$BACKLOG" -v t="$DRAIN_TIME" 'BEGIN {printf "%.0f", t > 0 ? n / t : 0}')
+printf "nginx proxy_pass        %9.0f req/s delivered to the nginx location\n" "$PROXY_RPS"
+printf "sluice end to end       %9.0f events/s delivered during the run (ingress answered %.0f req/s)\n" "$DELIVERED_RPS" "$E2E_RPS"
+echo "backlog when the load stopped: $BACKLOG events, drained in $DRAIN_TIME s (about $DRAIN_RATE events/s); $TOTAL delivered in all"
+echo "ratio sluice/proxy_pass: $(ratio "$DELIVERED_RPS" "$PROXY_RPS")x (target: >= 40,000 events/s delivered)"
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+
+echo "== 7. trigger matching"
+"$BENCH" match 1000

@@ -35,7 +35,7 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
     let logger: Logger
     private let lock = Locked(())
     private var stores: [String: any BrokerStore] = [:]
-    private var dispatchers: [String: TriggerDispatcher] = [:]
+    private var dispatchers: [String: TriggerDelivery] = [:]
     private let currentPlane = Locked(DataPlane.empty)
     /// Called with each new data plane (the ingress publishes it to every loop).
     private let listeners = Locked<[@Sendable (DataPlane) -> Void]>([])
@@ -99,7 +99,7 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
 
     private func build(_ manifests: ManifestSet) -> DataPlane {
         var brokers: [String: BrokerRuntime] = [:]
-        var liveDispatchers: [String: TriggerDispatcher] = [:]
+        var liveDispatchers: [String: TriggerDelivery] = [:]
         for broker in manifests.brokers {
             let key = "\(broker.meta.namespace)/\(broker.meta.name)"
             let store = stores[key] ?? makeStore(for: key)
@@ -124,10 +124,10 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
                     existing.update(route)
                     liveDispatchers[triggerKey] = existing
                 } else {
-                    let dispatcher = TriggerDispatcher(route: route, queue: queue, loop: homeLoop(for: triggerKey), client: client,
-                                                       window: options.deliveryWindow, logger: logger)
-                    dispatcher.start()
-                    liveDispatchers[triggerKey] = dispatcher
+                    let delivery = TriggerDelivery(route: route, queue: queue, loops: group.loops, client: client,
+                                                   window: options.deliveryWindow, logger: logger)
+                    delivery.start()
+                    liveDispatchers[triggerKey] = delivery
                 }
             }
             store.retainOnly(triggers: Set(queues.map(\.key)))
@@ -159,13 +159,4 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
                                        replies: BrokerSink(namespace: broker.meta.namespace, name: broker.meta.name, controller: self))
     }
 
-    /// Spreads triggers over the loops by name, so a trigger keeps its loop across reloads.
-    private func homeLoop(for key: String) -> EventLoop {
-        var hash: UInt64 = 1_469_598_103_934_665_603
-        for byte in key.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 1_099_511_628_211
-        }
-        return group.loops[Int(hash % UInt64(group.loops.count))]
-    }
 }

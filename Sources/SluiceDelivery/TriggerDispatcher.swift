@@ -5,8 +5,9 @@ import SluiceIO
 import SluiceStorage
 import Synchronization
 
-/// Delivers one trigger's events to its subscriber, on one event loop (its home), with at most
-/// `window` deliveries in flight. Retries wait on the loop's timers, never on a thread, so a
+/// Delivers a trigger's events to its subscriber from one event loop, with at most `window`
+/// deliveries in flight. A trigger has one dispatcher per loop (see `TriggerDelivery`), all
+/// taking from the same queue. Retries wait on the loop's timers, never on a thread, so a
 /// slow or dead subscriber holds only its own window and never the producer or other triggers.
 ///
 /// Each event is taken from the trigger's queue, POSTed in binary mode with `Prefer: reply`
@@ -47,6 +48,9 @@ public final class TriggerDispatcher: @unchecked Sendable {  // loop-confined, e
     private var stopped = false
     private var decoder = HTTPEventDecoder()
     private var random: UInt64
+    /// Called when this dispatcher's window is full and events are still waiting: lets a
+    /// sibling on another loop take some.
+    var onBacklog: (@Sendable () -> Void)?
 
     public init(route: Route, queue: any TriggerQueue, loop: EventLoop, client: HTTPClient, window: Int = 100,
                 metrics: DeliveryMetrics = DeliveryMetrics(), logger: Logger = Logger(label: "sluice.delivery")) {
@@ -60,7 +64,7 @@ public final class TriggerDispatcher: @unchecked Sendable {  // loop-confined, e
         random = UInt64(truncatingIfNeeded: ObjectIdentifier(queue).hashValue) | 1
     }
 
-    /// Starts taking events. Call once.
+    /// Starts taking events on its own (without siblings). Call once.
     public func start() {
         queue.setWaker { [weak self] in self?.wake() }
         wake()
@@ -90,6 +94,7 @@ public final class TriggerDispatcher: @unchecked Sendable {  // loop-confined, e
             inFlight += 1
             attempt(stored, number: 1, route: route)
         }
+        if inFlight == window && queue.hasWaiting { onBacklog?() }
     }
 
     // MARK: Attempts
@@ -257,6 +262,53 @@ public final class TriggerDispatcher: @unchecked Sendable {  // loop-confined, e
         random ^= random >> 7
         random ^= random << 17
         return Double(random >> 11) / Double(1 << 53)
+    }
+}
+
+/// A trigger's delivery: one dispatcher per event loop, sharing the trigger's queue and
+/// window. The store wakes the dispatcher of the loop it is called on (the ingress loop that
+/// stored the event), so a delivery usually starts on the core that received the event, with
+/// no thread hop; a dispatcher whose window is full wakes the next one, so a busy trigger's
+/// deliveries spread over every core.
+public final class TriggerDelivery: Sendable {
+    public let queue: any TriggerQueue
+    public let metrics: DeliveryMetrics
+    let shards: [TriggerDispatcher]
+
+    public init(route: TriggerDispatcher.Route, queue: any TriggerQueue, loops: [EventLoop], client: HTTPClient,
+                window: Int, logger: Logger) {
+        self.queue = queue
+        let metrics = DeliveryMetrics()
+        self.metrics = metrics
+        let share = max(1, (window + loops.count - 1) / loops.count)
+        shards = loops.map { TriggerDispatcher(route: route, queue: queue, loop: $0, client: client, window: share,
+                                               metrics: metrics, logger: logger) }
+        for (position, shard) in shards.enumerated() {
+            let next = shards[(position + 1) % shards.count]
+            if next !== shard { shard.onBacklog = { [weak next] in next?.wake() } }
+        }
+    }
+
+    public func start() {
+        queue.setWaker { [weak self] in self?.wakeNearest() }
+        for shard in shards { shard.wake() }
+    }
+
+    public func update(_ route: TriggerDispatcher.Route) {
+        for shard in shards { shard.update(route) }
+    }
+
+    public func stop() {
+        for shard in shards { shard.stop() }
+    }
+
+    /// Wakes the dispatcher on the calling loop, or the first one off the loops.
+    private func wakeNearest() {
+        if let loop = EventLoop.currentLoop, loop.index < shards.count, shards[loop.index].loop === loop {
+            shards[loop.index].wake()
+        } else {
+            shards[0].wake()
+        }
     }
 }
 

@@ -107,6 +107,7 @@ final class MemoryTriggerQueue: TriggerQueue, @unchecked Sendable {  // waker: w
     }
 
     var depth: Int { held.load(ordering: .relaxed) }
+    var hasWaiting: Bool { !ring.isEmpty }
 
     func setWaker(_ waker: @escaping @Sendable () -> Void) {
         self.waker = waker

@@ -42,6 +42,8 @@ public protocol TriggerQueue: AnyObject, Sendable {
     func setWaker(_ waker: @escaping @Sendable () -> Void)
     /// Events waiting or in flight.
     var depth: Int { get }
+    /// True when events are waiting to be taken (an estimate under concurrency).
+    var hasWaiting: Bool { get }
 }
 
 /// Where a broker's events live between ingress and delivery. Implementations decide what

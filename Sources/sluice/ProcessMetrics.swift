@@ -54,7 +54,7 @@ import SluiceDelivery
 struct DeliveryCounters {
     let attempts, delivered, retries, deadLettered, deadLetterFailures, dropped, replies: Int
 
-    init(_ dispatcher: TriggerDispatcher) {
+    init(_ dispatcher: TriggerDelivery) {
         let metrics = dispatcher.metrics
         attempts = metrics.attempts.load(ordering: .relaxed)
         delivered = metrics.delivered.load(ordering: .relaxed)

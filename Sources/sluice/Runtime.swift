@@ -31,6 +31,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         var options = DataPlaneOptions()
         options.clusterDomain = serve.clusterDomain
         options.maxEventsPerTrigger = serve.maxEventsPerTrigger
+        options.maxBrokerBytes = serve.maxBrokerBytes
         options.deliveryWindow = serve.deliveryWindow
         switch serve.storage {
         case .memory:

@@ -40,6 +40,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Events a trigger may hold (waiting and in flight) before its broker answers 503.")
     var maxEventsPerTrigger: Int = 10_000
 
+    @Option(name: .long, help: "Bytes of events a broker may hold in memory (--storage memory) before answering 503.")
+    var maxBrokerBytes: Int = 256 * 1024 * 1024
+
     @Option(name: .long, help: "Deliveries in flight per trigger.")
     var deliveryWindow: Int = 100
 
@@ -58,6 +61,7 @@ struct Serve: ParsableCommand {
         }
         if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be positive") }
         if maxEventsPerTrigger < 1 { throw ValidationError("--max-events-per-trigger must be positive") }
+        if maxBrokerBytes < 1024 { throw ValidationError("--max-broker-bytes must be at least 1024") }
         if !(1...10_000).contains(deliveryWindow) { throw ValidationError("--delivery-window must be between 1 and 10000") }
         if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be between 1 and 256") }
         if Logger.Level(rawValue: logLevel) == nil {
