@@ -147,6 +147,7 @@ int csluice_release_file_pages(void) {
         if (sscanf(line, "%lx-%lx %4s %lx %15s %lu", &start, &end, perms, &offset, dev, &inode) != 6) continue;
         if (inode == 0 || perms[1] == 'w') continue;
         if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) released++;
+        madvise((void *)start, end - start, MADV_RANDOM);
     }
     fclose(maps);
     return released;

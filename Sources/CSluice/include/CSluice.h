@@ -68,8 +68,9 @@ void csluice_set_thread_name(const char *name);
 /// Resident set size of this process in bytes, read from /proc/self/statm; 0 if unknown.
 uint64_t csluice_resident_bytes(void);
 /// Asks the kernel to reclaim the clean, file-backed pages this process has mapped (code and
-/// read-only data of the binary and its libraries). Pages still in use fault back in on their
-/// next access. Returns the number of mappings advised, or -1.
+/// read-only data of the binary and its libraries), and marks those mappings MADV_RANDOM so a
+/// later fault maps the page it needs rather than a 64 KiB neighbourhood. Pages still in use
+/// fault back in on their next access. Returns the number of mappings advised, or -1.
 int csluice_release_file_pages(void);
 
 #ifdef __cplusplus
