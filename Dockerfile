@@ -9,7 +9,7 @@ COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --product sluice \
-    && install -D .build/release/sluice /out/sluice
+    && install -D -s .build/release/sluice /out/sluice
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -22,4 +22,4 @@ USER sluice
 WORKDIR /var/lib/sluice
 EXPOSE 8080 9092
 ENTRYPOINT ["/usr/local/bin/sluice"]
-CMD ["serve", "--config", "/etc/sluice", "--data-dir", "/var/lib/sluice/data"]
+CMD ["serve", "--config", "/etc/sluice", "--storage", "memory"]

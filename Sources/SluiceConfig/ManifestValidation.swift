@@ -16,7 +16,7 @@ enum ManifestValidation {
         for secret in set.secrets { checkUnique("Secret", secret.meta) }
 
         for trigger in set.triggers where set.broker(namespace: trigger.meta.namespace, name: trigger.broker) == nil {
-            diagnostics.error(trigger.meta.location,
+            diagnostics.error(trigger.brokerLocation,
                               "Trigger \(trigger.meta.namespace)/\(trigger.meta.name): broker \"\(trigger.broker)\" does not exist in namespace \(trigger.meta.namespace)")
         }
     }

@@ -59,6 +59,8 @@ public struct BrokerManifest: Sendable {
 public struct TriggerManifest: Sendable {
     public var meta: ObjectMeta
     public var broker: String
+    /// Where `spec.broker` is written.
+    public var brokerLocation: SourceLocation
     /// `spec.filter.attributes`, in order.
     public var attributesFilter: [(name: String, value: String)]
     /// `spec.filters`; when non-empty it replaces `attributesFilter`.

@@ -67,8 +67,8 @@ enum ResourceDecoder {
         }
         guard let subscriber = destination(subscriberNode, context: "\(context) subscriber") else { return nil }
         let delivery = spec.mapping("delivery", context: context).map { deliverySpec($0, context: context) }
-        return TriggerManifest(meta: meta, broker: broker, attributesFilter: attributes, filters: filters,
-                               subscriber: subscriber, delivery: delivery)
+        return TriggerManifest(meta: meta, broker: broker, brokerLocation: spec["broker"]?.location ?? meta.location,
+                               attributesFilter: attributes, filters: filters, subscriber: subscriber, delivery: delivery)
     }
 
     /// One `filters` entry: an object with exactly one dialect key.

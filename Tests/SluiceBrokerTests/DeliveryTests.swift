@@ -227,3 +227,35 @@ struct DeliveryTests {
         #expect(subscriber.requests(to: "/slow").count >= 1)
     }
 }
+
+@Suite("reloads, end to end", .serialized)
+struct ReloadTests {
+    @Test func sighupAppliesNewTriggersAndKeepsQueuedEvents() throws {
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        // The first subscriber answers slowly, so events are still queued during the reload.
+        subscriber.answer { request, _ in request.path == "/old" ? .after(seconds: 0.3, .status(200)) : .status(200) }
+        let directory = try manifestDirectory(["a.yaml": Manifest.broker("d", "default")
+            + Manifest.trigger("d", "old", subscriber: subscriber.url("/old"))])
+        let sluice = try SluiceProcess.serve(config: directory, extra: ["--delivery-window", "1"])
+        defer { sluice.stop() }
+        let sender = EventSender(port: sluice.ingressPort)
+        for index in 0..<6 { #expect(try sender.send("/d/default", id: "before-\(index)").status == 202) }
+        try (Manifest.broker("d", "default") + Manifest.trigger("d", "old", subscriber: subscriber.url("/old"))
+            + Manifest.trigger("d", "new", subscriber: subscriber.url("/new")))
+            .write(toFile: directory + "/a.yaml", atomically: true, encoding: .utf8)
+        sluice.signal(SIGHUP)
+        #expect(eventually { sluice.standardError.contains("configuration reloaded") })
+        #expect(try sender.send("/d/default", id: "after").status == 202)
+        #expect(eventually { subscriber.requests(to: "/old").count == 7 && subscriber.requests(to: "/new").count == 1 })
+        #expect(Set(subscriber.requests(to: "/old").compactMap(\.eventID)) == Set((0..<6).map { "before-\($0)" } + ["after"]))
+        #expect(subscriber.requests(to: "/new").first?.eventID == "after")
+
+        // A broken configuration is refused and the running one kept.
+        try "kind: [".write(toFile: directory + "/a.yaml", atomically: true, encoding: .utf8)
+        sluice.signal(SIGHUP)
+        #expect(eventually { sluice.standardError.contains("configuration not reloaded") })
+        #expect(try sender.send("/d/default", id: "still-served").status == 202)
+        #expect(eventually { subscriber.requests(to: "/new").count == 2 })
+    }
+}

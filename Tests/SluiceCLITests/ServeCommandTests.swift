@@ -82,3 +82,73 @@ struct ServeCommandTests {
         #expect(first.waitForExit() == 0)
     }
 }
+
+@Suite("sluice validate", .serialized)
+struct ValidateCommandTests {
+    @Test func goodManifestsExitZero() throws {
+        let directory = try manifestDirectory(["a.yaml": """
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default, namespace: demo}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: t, namespace: demo}
+            spec:
+              broker: default
+              subscriber: {uri: "http://127.0.0.1:9/"}
+            ---
+            apiVersion: example.com/v1
+            kind: Unknown
+            metadata: {name: x}
+            """])
+        let sluice = try SluiceProcess(["validate", "--config", directory])
+        #expect(sluice.waitForExit() == 0)
+        #expect(sluice.standardOutputRemainder().contains("ok (1 brokers, 1 triggers)"))
+        #expect(eventually { sluice.standardError.contains("a.yaml:12: warning: unknown kind Unknown") })
+    }
+
+    @Test func everyProblemIsPrintedAsFileLineMessage() throws {
+        let directory = try manifestDirectory(["a.yaml": """
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: orphan, namespace: demo}
+            spec:
+              broker: missing
+              filter:
+                attributes:
+                  Bad-Key: x
+              subscriber: {uri: "http://127.0.0.1:9/"}
+              delivery:
+                backoffDelay: soon
+            """, "b.yaml": """
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default, namespace: demo}
+            spec:
+              delivery: {backoffPolicy: sideways}
+            """])
+        let sluice = try SluiceProcess(["validate", "--config", directory])
+        #expect(sluice.waitForExit() == 1)
+        #expect(eventually { sluice.standardError.split(separator: "\n").count >= 4 })
+        let lines = sluice.standardError.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix(directory + "/a.yaml:5: ") && $0.contains("broker \"missing\" does not exist") })
+        #expect(lines.contains { $0.hasPrefix(directory + "/a.yaml:8: ") && $0.contains("Bad-Key") })
+        #expect(lines.contains { $0.hasPrefix(directory + "/a.yaml:11: ") && $0.contains("backoffDelay") })
+        #expect(lines.contains { $0.hasPrefix(directory + "/b.yaml:5: ") && $0.contains("backoffPolicy") })
+    }
+
+    @Test func serveRefusesTheSameProblems() throws {
+        let directory = try manifestDirectory(["a.yaml": """
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: orphan, namespace: demo}
+            spec:
+              broker: missing
+              subscriber: {uri: "http://127.0.0.1:9/"}
+            """])
+        let sluice = try SluiceProcess(["serve", "--config", directory, "--storage", "memory", "--port", "0", "--metrics-port", "0"])
+        #expect(sluice.waitForExit() == 1)
+        #expect(eventually { sluice.standardError.contains("a.yaml:5: ") })
+    }
+}

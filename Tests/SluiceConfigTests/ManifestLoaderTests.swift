@@ -43,7 +43,7 @@ private func triggerDocument(_ spec: String, broker brokerName: String = "defaul
         metadata:
           name: t
         spec:
-          broker: \(brokerName)
+          broker: \(brokerName)  # trigger-broker
 
         """ + spec
 }
@@ -274,7 +274,7 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
 
 private let errorCases: [ErrorCase] = [
     ErrorCase(name: "trigger names a missing broker", yaml: triggerDocument(subscriber, broker: "nope"),
-              marker: "# trigger-t", message: "broker \"nope\" does not exist in namespace default"),
+              marker: "# trigger-broker", message: "broker \"nope\" does not exist in namespace default"),
     ErrorCase(name: "attribute key Type", yaml: triggerDocument("  filter:\n    attributes:\n      Type: x\n" + subscriber),
               marker: "Type: x", message: "filter attribute key \"Type\" must match ^[a-z][a-z0-9]*$"),
     ErrorCase(name: "attribute key my-key", yaml: triggerDocument("  filter:\n    attributes:\n      type: x\n      my-key: y\n" + subscriber),
@@ -359,12 +359,12 @@ struct ManifestProblemTests {
                 backoffPolicy: often # p4
                 timeout: 5 minutes   # p5
             ---
-            apiVersion: eventing.knative.dev/v1  # p6
+            apiVersion: eventing.knative.dev/v1
             kind: Trigger
             metadata:
               name: orphan
             spec:
-              broker: missing
+              broker: missing  # p6
               subscriber:
                 uri: http://s.example/
             """)
