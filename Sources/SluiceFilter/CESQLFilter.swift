@@ -1,9 +1,13 @@
 import SluiceConfig
 
 extension FilterCompiler {
-    /// The `cesql` dialect. The CESQL engine is not part of this build yet, so a trigger that
-    /// uses it is refused at load time rather than silently matching everything or nothing.
+    /// The `cesql` dialect: the expression is parsed once here; a parse error is reported with
+    /// its column, as `file:line: cesql: <message> at column N`.
     static func compileCESQL(_ expression: String, location: SourceLocation) throws(Problem) -> Filter {
-        throw Problem(location: location, message: "cesql: filters are not supported by this version of Sluice yet")
+        do {
+            return .expression(try CESQLExpression(expression))
+        } catch {
+            throw Problem(location: location, message: "cesql: \(error.message) at column \(error.column)")
+        }
     }
 }

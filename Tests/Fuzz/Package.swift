@@ -3,6 +3,7 @@
 // renames the executable's entry point to `main`, which would collide with libFuzzer's `main`. Build and run (see Tests/Fuzz/README.md):
 //   swift build -c release --package-path Tests/Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 //   Tests/Fuzz/.build/release/http-fuzz -max_total_time=60 Tests/Fuzz/corpus/http
+//   Tests/Fuzz/.build/release/cesql-fuzz -max_total_time=60 Tests/Fuzz/corpus/cesql
 import PackageDescription
 
 let package = Package(
@@ -12,6 +13,13 @@ let package = Package(
         .executableTarget(
             name: "http-fuzz",
             dependencies: [.product(name: "SluiceHTTP", package: "sluice")]
+        ),
+        .executableTarget(
+            name: "cesql-fuzz",
+            dependencies: [
+                .product(name: "SluiceFilter", package: "sluice"),
+                .product(name: "SluiceCloudEvents", package: "sluice"),
+            ]
         ),
     ]
 )

@@ -161,21 +161,25 @@ struct FilterSemanticsTests {
         #expect(matches(filter, event) == test.expected)
     }
 
-    @Test func cesqlIsRefusedAtCompileTime() throws {
-        let trigger = try loadTrigger(filters("    - exact: {type: a}\n    - cesql: \"type = 'a'\"\n"))
+    @Test func cesqlThatDoesNotParseIsRefusedAtCompileTime() throws {
+        let trigger = try loadTrigger(filters("    - exact: {type: a}\n    - cesql: \"type = 'a' AND\"\n"))
         do {
             _ = try FilterCompiler.compile(trigger)
-            Issue.record("a cesql filter compiled")
+            Issue.record("a cesql filter that does not parse compiled")
         } catch {
-            #expect(error.message.hasPrefix("cesql:"), "\(error.message)")
+            #expect(error.message == "cesql: unexpected end of expression at column 15", "\(error.message)")
             #expect(error.location == SourceLocation(file: "t.yaml", line: 16))
         }
+        #expect(throws: Never.self) { try FilterCompiler.compile(try loadTrigger(filters("    - cesql: \"type = 'a'\"\n"))) }
     }
 
-    @Test func cesqlNestedInsideNotIsRefusedToo() {
+    @Test func cesqlNestedInsideNotIsCompiledToo() throws {
         #expect(throws: FilterCompiler.Problem.self) {
-            try FilterCompiler.compile(.not(.any([.exact([("type", "a")]), .cesql(expression: "true", location: SourceLocation(file: "f", line: 3))])))
+            try FilterCompiler.compile(.not(.any([.exact([("type", "a")]), .cesql(expression: "x LIKE 123", location: SourceLocation(file: "f", line: 3))])))
         }
+        let filter = try FilterCompiler.compile(.not(.any([.exact([("type", "a")]), .cesql(expression: "source = '/s'", location: SourceLocation(file: "f", line: 3))])))
+        #expect(matches(filter, try makeEvent([("type", "b"), ("source", "/t")], version: .v1_0)))
+        #expect(!matches(filter, try makeEvent([("type", "b"), ("source", "/s")], version: .v1_0)))
     }
 
     @Test func compilesSpecsToTheExpectedShape() throws {

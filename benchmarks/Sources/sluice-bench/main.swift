@@ -3,6 +3,7 @@
 //   sluice-bench client URL SECONDS [CONC]     POST through the pooled client; prints req/s
 //   sluice-bench queue [ITEMS]                 lock-free queue vs Mutex+Deque, 2 producers 1 consumer
 //   sluice-bench match [TRIGGERS]              trigger matching cost per event, and per filter dialect
+//   sluice-bench cesql                         CESQL evaluation cost and allocations per evaluation
 import Glibc
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -15,6 +16,8 @@ case "client":
     try runClient(url: arguments[1], seconds: seconds, concurrency: arguments.count > 3 ? Int(arguments[3]) ?? 32 : 32)
 case "queue":
     runQueueBenchmark(items: arguments.count > 1 ? Int(arguments[1]) ?? 5_000_000 : 5_000_000)
+case "cesql":
+    try runCESQLBenchmark()
 case "match":
     try runMatchBenchmark(triggers: arguments.count > 1 ? Int(arguments[1]) ?? 1000 : 1000)
 default:
@@ -22,6 +25,6 @@ default:
 }
 
 func usage() -> Never {
-    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS] | match [TRIGGERS]")
+    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS] | match [TRIGGERS] | cesql")
     exit(2)
 }
