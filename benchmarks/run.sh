@@ -19,9 +19,12 @@
 #    load stops and how fast it drains.
 # 7. Trigger matching: one event against 1,000 exact-type triggers (target < 2 us), and the
 #    cost of one evaluation per filter dialect.
+# 8. CESQL: one compiled `type = 'com.example.a' AND source LIKE '/orders/%'` evaluated
+#    against an event, in ns and heap allocations (malloc-counter.c preloaded), and a
+#    10-clause expression. Target: < 200 ns and 0 allocations.
 #
 # Servers run on CPU 0 and load generators on CPU 1 (taskset), so each side has one core.
-# Needs: nginx, wrk (apt-get install -y nginx-light wrk), util-linux (taskset).
+# Needs: nginx, wrk (apt-get install -y nginx-light wrk), util-linux (taskset), gcc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -47,6 +50,7 @@ echo "== building (release)"
 swift build -c release --product sluice >/dev/null
 (cd benchmarks && swift build -c release >/dev/null)
 BENCH=benchmarks/.build/release/sluice-bench
+gcc -O2 -shared -fPIC -o "$WORK/malloc-counter.so" benchmarks/malloc-counter.c -ldl
 
 wait_for_port() {
     for _ in $(seq 1 100); do
@@ -221,3 +225,6 @@ wait "$BROKER_PID" 2>/dev/null || true
 
 echo "== 7. trigger matching"
 "$BENCH" match 1000
+
+echo "== 8. CESQL evaluation"
+LD_PRELOAD="$WORK/malloc-counter.so" "$BENCH" cesql

@@ -72,13 +72,39 @@ public enum AttributeName {
 public func bytesEqual(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
     guard bytes.count == literal.utf8CodeUnitCount else { return false }
     guard let base = bytes.baseAddress else { return literal.utf8CodeUnitCount == 0 }
-    return memcmp(base, literal.utf8Start, bytes.count) == 0
+    return sameBytes(base, UnsafeRawPointer(literal.utf8Start), count: bytes.count)
 }
 
 /// Byte equality of two buffers.
 @inline(__always)
 public func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     guard a.count == b.count else { return false }
-    if a.count == 0 { return true }
-    return memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
+    guard let first = a.baseAddress, let second = b.baseAddress else { return a.count == 0 }
+    return sameBytes(first, second, count: a.count)
+}
+
+/// Attribute names and values are short: comparing them a word at a time inline beats a call
+/// to memcmp, which still takes over beyond a few words.
+@inline(__always)
+func sameBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int) -> Bool {
+    if count >= 8 {
+        if count > 32 { return memcmp(a, b, count) == 0 }
+        var offset = 0
+        while offset + 8 < count {
+            if a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) {
+                return false
+            }
+            offset += 8
+        }
+        // The last word overlaps the previous one rather than falling back to bytes.
+        return a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+    }
+    if count >= 4 {
+        return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+            && a.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self) == b.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+    }
+    for offset in 0..<count where a.load(fromByteOffset: offset, as: UInt8.self) != b.load(fromByteOffset: offset, as: UInt8.self) {
+        return false
+    }
+    return true
 }

@@ -116,9 +116,10 @@ public struct EventView {
 
     @inline(__always)
     public func index(ofBytes name: UnsafeRawBufferPointer) -> Int? {
+        guard let wanted = name.baseAddress else { return nil }  // no attribute has an empty name
         for index in 0..<attributeCount {
             let entry = entry(index)
-            if Int(entry.nameCount) == name.count, memcmp(base + Int(entry.nameStart), name.baseAddress!, name.count) == 0 {
+            if Int(entry.nameCount) == name.count, sameBytes(base + Int(entry.nameStart), wanted, count: name.count) {
                 return index
             }
         }

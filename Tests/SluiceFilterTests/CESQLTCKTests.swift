@@ -132,11 +132,11 @@ struct CESQLTCKTests {
         if let expectedResult { #expect(describe(outcome.value) == describe(expectedResult), "result") }
     }
 
-    private func describe(_ value: CESQLValue) -> String {
-        switch value.storage {
+    private func describe(_ value: CESQLResultValue) -> String {
+        switch value {
         case .boolean(let value): return "boolean \(value)"
         case .integer(let value): return "integer \(value)"
-        case .borrowed, .owned: return value.withBytes { "string \(String(decoding: $0, as: UTF8.self))" }
+        case .string(let value): return "string \(value)"
         }
     }
 

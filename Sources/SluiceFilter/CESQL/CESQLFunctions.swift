@@ -45,78 +45,93 @@ enum CESQLFunction: Sendable {
         }
     }
 
-    /// Applies the function to arguments already cast to their parameter types.
-    func apply(_ arguments: [CESQLValue]) -> (CESQLValue, CESQLErrorKind?) {
+    /// Applies the function to arguments already cast to their parameter types. New strings
+    /// live in the evaluation's arena.
+    func apply(_ arguments: UnsafeBufferPointer<CESQLValue>, _ evaluation: inout CESQLEvaluation) -> CESQLValue {
         switch self {
         case .length:
-            return (.integer(Int32(clamping: scalars(arguments[0]).count)), nil)
+            return .integer(Int32(clamping: scalars(arguments[0]).count))
         case .concat:
             var result: [UInt8] = []
-            for argument in arguments { argument.withBytes { result.append(contentsOf: $0) } }
-            return (.string(result), nil)
+            for argument in arguments { result.append(contentsOf: argument.bytes) }
+            return .string(evaluation.arena.store(result))
         case .concatWithSeparator:
             var result: [UInt8] = []
             for (index, argument) in arguments.dropFirst().enumerated() {
-                if index > 0 { arguments[0].withBytes { result.append(contentsOf: $0) } }
-                argument.withBytes { result.append(contentsOf: $0) }
+                if index > 0 { result.append(contentsOf: arguments[0].bytes) }
+                result.append(contentsOf: argument.bytes)
             }
-            return (.string(result), nil)
+            return .string(evaluation.arena.store(result))
         case .lower:
-            return (.string(Array(text(arguments[0]).lowercased().utf8)), nil)
+            return .string(evaluation.arena.store(text(arguments[0]).lowercased().utf8))
         case .upper:
-            return (.string(Array(text(arguments[0]).uppercased().utf8)), nil)
+            return .string(evaluation.arena.store(text(arguments[0]).uppercased().utf8))
         case .trim:
             var characters = Substring.UnicodeScalarView(text(arguments[0]).unicodeScalars)
             while let first = characters.first, first.properties.isWhitespace { characters.removeFirst() }
             while let last = characters.last, last.properties.isWhitespace { characters.removeLast() }
-            return (.string(Array(String(characters).utf8)), nil)
+            return .string(evaluation.arena.store(String(characters).utf8))
         case .left, .right:
             let characters = scalars(arguments[0])
             let (count, _) = arguments[1].toInteger()
-            if count < 0 { return (arguments[0], .functionEvaluation) }
+            if count < 0 {
+                evaluation.fail(.functionEvaluation)
+                return arguments[0]
+            }
             let taken = self == .left ? characters.prefix(Int(count)) : characters.suffix(Int(count))
-            return (.string(utf8(taken)), nil)
+            return .string(evaluation.arena.store(utf8(taken)))
         case .substring, .substringLength:
-            return substring(arguments)
+            return substring(arguments, &evaluation)
         case .abs:
             let (value, _) = arguments[0].toInteger()
-            if value == Int32.min { return (.integer(Int32.max), .math) }
-            return (.integer(Swift.abs(value)), nil)
+            if value == Int32.min {
+                evaluation.fail(.math)
+                return .integer(Int32.max)
+            }
+            return .integer(Swift.abs(value))
         case .int:
             let (value, error) = arguments[0].toInteger()
-            return (.integer(value), error)
+            if let error { evaluation.fail(error) }
+            return .integer(value)
         case .bool:
             let (value, error) = arguments[0].toBoolean()
-            return (.boolean(value), error)
+            if let error { evaluation.fail(error) }
+            return .boolean(value)
         case .string:
-            return (arguments[0].toStringValue(), nil)
+            return arguments[0].toStringValue(&evaluation.arena)
         case .isInt:
-            return (.boolean(arguments[0].toInteger().1 == nil), nil)
+            return .boolean(arguments[0].toInteger().1 == nil)
         case .isBool:
-            return (.boolean(arguments[0].toBoolean().1 == nil), nil)
+            return .boolean(arguments[0].toBoolean().1 == nil)
         }
     }
 
     /// SUBSTRING(x, pos[, len]): 1-based, negative positions count from the end, position 0
     /// gives "" without error, positions beyond the string and negative lengths are errors.
-    private func substring(_ arguments: [CESQLValue]) -> (CESQLValue, CESQLErrorKind?) {
+    private func substring(_ arguments: UnsafeBufferPointer<CESQLValue>, _ evaluation: inout CESQLEvaluation) -> CESQLValue {
         let characters = scalars(arguments[0])
         let count = characters.count
         let position = Int(arguments[1].toInteger().0)
-        if position == 0 { return (.emptyString, nil) }
-        if position > count || position < -count { return (.emptyString, .functionEvaluation) }
+        if position == 0 { return .emptyString }
+        if position > count || position < -count {
+            evaluation.fail(.functionEvaluation)
+            return .emptyString
+        }
         let start = position > 0 ? position - 1 : count + position
         var end = count
         if self == .substringLength {
             let length = Int(arguments[2].toInteger().0)
-            if length < 0 { return (.emptyString, .functionEvaluation) }
+            if length < 0 {
+                evaluation.fail(.functionEvaluation)
+                return .emptyString
+            }
             end = min(count, start + length)
         }
-        return (.string(utf8(characters[start..<end])), nil)
+        return .string(evaluation.arena.store(utf8(characters[start..<end])))
     }
 
     private func text(_ value: CESQLValue) -> String {
-        value.withBytes { String(decoding: $0, as: UTF8.self) }
+        String(decoding: value.bytes, as: UTF8.self)
     }
 
     private func scalars(_ value: CESQLValue) -> [Unicode.Scalar] {

@@ -1,6 +1,6 @@
 /// The syntax tree of a CESQL expression.
 indirect enum CESQLNode: Sendable {
-    case literal(CESQLLiteral)
+    case literal(CESQLLiteralValue)
     case attribute([UInt8])
     case exists([UInt8])
     case not(CESQLNode)
@@ -13,7 +13,7 @@ indirect enum CESQLNode: Sendable {
     case missingFunction(String)
 }
 
-enum CESQLLiteral: Sendable {
+enum CESQLLiteralValue: Sendable {
     case boolean(Bool)
     case integer(Int32)
     case string([UInt8])

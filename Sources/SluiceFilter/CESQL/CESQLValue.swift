@@ -1,3 +1,5 @@
+import SluiceCloudEvents
+
 /// The error kinds of CESQL (spec §3.3).
 public enum CESQLErrorKind: String, Sendable, Equatable {
     case parse, math, cast, missingAttribute, missingFunction, functionEvaluation, generic
@@ -8,29 +10,38 @@ public enum CESQLType: Sendable, Equatable {
     case boolean, integer, string
 }
 
-/// A CESQL value. Strings borrow their bytes from the event or the compiled expression while
-/// an evaluation runs (no allocation); strings computed by functions own their bytes.
-public struct CESQLValue: @unchecked Sendable {  // borrowed bytes live only during one evaluation
+/// The result of an evaluation, owning its bytes so it outlives the event.
+public enum CESQLResultValue: Sendable, Equatable {
+    case boolean(Bool)
+    case integer(Int32)
+    case string(String)
+}
+
+/// A value while one evaluation runs. Strings are views of bytes someone else keeps alive
+/// (the event, the compiled expression's literals, or the evaluation's arena), so a value is
+/// plain bits: copying it costs no reference counting.
+struct CESQLValue {
     enum Storage {
         case boolean(Bool)
         case integer(Int32)
-        case borrowed(UnsafeRawBufferPointer)
-        case owned([UInt8])
+        case string(UnsafeRawBufferPointer)
     }
 
     let storage: Storage
 
-    static func boolean(_ value: Bool) -> CESQLValue { CESQLValue(storage: .boolean(value)) }
-    static func integer(_ value: Int32) -> CESQLValue { CESQLValue(storage: .integer(value)) }
-    static func string(_ bytes: [UInt8]) -> CESQLValue { CESQLValue(storage: .owned(bytes)) }
-    static func string(borrowing bytes: UnsafeRawBufferPointer) -> CESQLValue { CESQLValue(storage: .borrowed(bytes)) }
-    static let emptyString = CESQLValue(storage: .owned([]))
+    @inline(__always) static func boolean(_ value: Bool) -> CESQLValue { CESQLValue(storage: .boolean(value)) }
+    @inline(__always) static func integer(_ value: Int32) -> CESQLValue { CESQLValue(storage: .integer(value)) }
+    @inline(__always) static func string(_ bytes: UnsafeRawBufferPointer) -> CESQLValue { CESQLValue(storage: .string(bytes)) }
+    @inline(__always) static func string(_ literal: StaticString) -> CESQLValue {
+        .string(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+    static var emptyString: CESQLValue { .string(UnsafeRawBufferPointer(start: nil, count: 0)) }
 
-    public var type: CESQLType {
+    var type: CESQLType {
         switch storage {
         case .boolean: return .boolean
         case .integer: return .integer
-        case .borrowed, .owned: return .string
+        case .string: return .string
         }
     }
 
@@ -42,13 +53,18 @@ public struct CESQLValue: @unchecked Sendable {  // borrowed bytes live only dur
         }
     }
 
-    /// Calls `body` with the bytes of a string value.
+    /// The bytes of a string value (empty for the other types).
     @inline(__always)
-    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+    var bytes: UnsafeRawBufferPointer {
+        if case .string(let bytes) = storage { return bytes }
+        return UnsafeRawBufferPointer(start: nil, count: 0)
+    }
+
+    var result: CESQLResultValue {
         switch storage {
-        case .borrowed(let bytes): return body(bytes)
-        case .owned(let bytes): return bytes.withUnsafeBytes(body)
-        case .boolean, .integer: return body(UnsafeRawBufferPointer(start: nil, count: 0))
+        case .boolean(let value): return .boolean(value)
+        case .integer(let value): return .integer(value)
+        case .string(let bytes): return .string(String(decoding: bytes, as: UTF8.self))
         }
     }
 
@@ -59,12 +75,10 @@ public struct CESQLValue: @unchecked Sendable {  // borrowed bytes live only dur
         switch storage {
         case .boolean(let value): return (value, nil)
         case .integer(let value): return (value != 0, nil)
-        case .borrowed, .owned:
-            return withBytes { bytes in
-                if equalsIgnoringCase(bytes, "true") { return (true, nil) }
-                if equalsIgnoringCase(bytes, "false") { return (false, nil) }
-                return (false, .cast)
-            }
+        case .string(let bytes):
+            if equalsIgnoringCase(bytes, "true") { return (true, nil) }
+            if equalsIgnoringCase(bytes, "false") { return (false, nil) }
+            return (false, .cast)
         }
     }
 
@@ -73,25 +87,23 @@ public struct CESQLValue: @unchecked Sendable {  // borrowed bytes live only dur
         switch storage {
         case .boolean(let value): return (value ? 1 : 0, nil)
         case .integer(let value): return (value, nil)
-        case .borrowed, .owned:
-            return withBytes { bytes in
-                if let value = AttributeValidationBridge.parseInt32(bytes) { return (value, nil) }
-                return (0, .cast)
-            }
+        case .string(let bytes):
+            if let value = AttributeValidationBridge.parseInt32(bytes) { return (value, nil) }
+            return (0, .cast)
         }
     }
 
-    /// To String: integers in base 10, booleans as "true"/"false".
-    func toStringValue() -> CESQLValue {
+    /// To String: integers in base 10 (written into the arena), booleans as "true"/"false".
+    func toStringValue(_ arena: inout CESQLArena) -> CESQLValue {
         switch storage {
-        case .boolean(let value): return .string(Array((value ? "true" : "false").utf8))
-        case .integer(let value): return .string(Array(String(value).utf8))
-        case .borrowed, .owned: return self
+        case .boolean(let value): return value ? .string("true") : .string("false")
+        case .integer(let value): return .string(arena.store(String(value).utf8))
+        case .string: return self
         }
     }
 
-    /// Casts to `type`, reporting a CastError with the zero value when it cannot.
-    func cast(to type: CESQLType) -> (CESQLValue, CESQLErrorKind?) {
+    /// Casts to `type`; a failed cast gives the zero value and a CastError.
+    func cast(to type: CESQLType, _ arena: inout CESQLArena) -> (CESQLValue, CESQLErrorKind?) {
         switch type {
         case .boolean:
             let (value, error) = toBoolean()
@@ -100,7 +112,7 @@ public struct CESQLValue: @unchecked Sendable {  // borrowed bytes live only dur
             let (value, error) = toInteger()
             return (.integer(value), error)
         case .string:
-            return (toStringValue(), nil)
+            return (toStringValue(&arena), nil)
         }
     }
 
@@ -109,9 +121,45 @@ public struct CESQLValue: @unchecked Sendable {  // borrowed bytes live only dur
         switch (storage, other.storage) {
         case (.boolean(let a), .boolean(let b)): return a == b
         case (.integer(let a), .integer(let b)): return a == b
-        default:
-            return withBytes { a in other.withBytes { b in SluiceFilterBytes.equal(a, b) } }
+        case (.string(let a), .string(let b)): return bytesEqual(a, b)
+        default: return false
         }
+    }
+}
+
+/// Bytes of the strings an evaluation computes (function results, integers cast to text),
+/// freed when the evaluation ends. Evaluations that compute no string never allocate.
+struct CESQLArena: ~Copyable {
+    private var blocks: [UnsafeMutableRawBufferPointer] = []
+
+    init() {}
+
+    mutating func store<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> UnsafeRawBufferPointer {
+        if bytes.isEmpty { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+        _ = block.initializeMemory(as: UInt8.self, from: bytes)
+        blocks.append(block)
+        return UnsafeRawBufferPointer(block)
+    }
+
+    deinit {
+        for block in blocks { block.deallocate() }
+    }
+}
+
+/// Bytes a compiled expression keeps for its whole life at a stable address (literals,
+/// attribute names, LIKE pieces), so evaluations can point into them.
+final class CESQLBytes: @unchecked Sendable {  // immutable after init
+    let buffer: UnsafeRawBufferPointer
+
+    init(_ bytes: [UInt8]) {
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        _ = block.initializeMemory(as: UInt8.self, from: bytes)
+        buffer = UnsafeRawBufferPointer(rebasing: block[0..<bytes.count])
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(mutating: buffer.baseAddress)?.deallocate()
     }
 }
 
@@ -123,13 +171,4 @@ func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticStri
         if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != lowercase.utf8Start[index] { return false }
     }
     return true
-}
-
-import SluiceCloudEvents
-
-enum SluiceFilterBytes {
-    @inline(__always)
-    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-        SluiceCloudEvents.bytesEqual(a, b)
-    }
 }

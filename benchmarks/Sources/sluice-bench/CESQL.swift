@@ -21,6 +21,8 @@ func runCESQLBenchmark() throws {
         ("2 clauses", "type = 'com.example.a' AND source LIKE '/orders/%'"),
         ("10 clauses", "type = 'com.example.a' AND source LIKE '/orders/%' AND EXISTS subject AND region IN ('eu-west-1', 'eu-central-1')"
             + " AND priority > 5 AND priority <= 10 AND express AND NOT (subject = 'test') AND id != '' AND type NOT LIKE '%.internal'"),
+        // Builds a string, so it allocates: shows the counter counts.
+        ("a string function", "LOWER(subject) = 'order-1001'"),
     ]
     let counter = mallocCounter()
     for (name, text) in expressions {
