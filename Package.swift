@@ -83,7 +83,7 @@ let package = Package(
         ),
         .target(
             name: "SluiceStorage",
-            dependencies: ["SluiceIO", "SluiceCloudEvents"],
+            dependencies: ["CSluice", "SluiceIO", "SluiceCloudEvents", .product(name: "Logging", package: "swift-log")],
             swiftSettings: fast
         ),
         .target(
@@ -105,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "CSluice", "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceBroker",
+                "CSluice", "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -152,3 +152,53 @@ int csluice_release_file_pages(void) {
     fclose(maps);
     return released;
 }
+
+// MARK: CRC-32C
+
+static uint32_t crc32c_table[256];
+static int crc32c_has_instruction;
+static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
+
+static void crc32c_init(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc32c_table[n] = c;
+    }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    crc32c_has_instruction = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+static uint32_t crc32c_software(uint32_t crc, const uint8_t *p, size_t length) {
+    while (length--) crc = crc32c_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hardware(uint32_t crc, const uint8_t *p, size_t length) {
+    uint64_t c = crc;
+    while (length >= 8) {
+        uint64_t word;
+        memcpy(&word, p, 8);
+        c = __builtin_ia32_crc32di(c, word);
+        p += 8;
+        length -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (length--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return c32;
+}
+#endif
+
+uint32_t csluice_crc32c(uint32_t crc, const void *data, size_t length) {
+    const uint8_t *p = (const uint8_t *)data;
+    crc = ~crc;
+    pthread_once(&crc32c_once, crc32c_init);
+#if defined(__x86_64__)
+    if (crc32c_has_instruction) return ~crc32c_hardware(crc, p, length);
+#endif
+    return ~crc32c_software(crc, p, length);
+}

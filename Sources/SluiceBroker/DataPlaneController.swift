@@ -18,8 +18,12 @@ public struct DataPlaneOptions: Sendable {
     public var clusterDomain = "cluster.local"
     /// Events a trigger may hold (waiting and in flight) before its broker answers 503.
     public var maxEventsPerTrigger = 10_000
-    /// Bytes a broker may hold in memory.
+    /// Bytes of events a broker may hold in memory.
     public var maxBrokerBytes = 256 * 1024 * 1024
+    /// Bytes of log a broker may keep on disk (disk storage).
+    public var maxDiskBytes = 1024 * 1024 * 1024
+    /// Size at which a broker's log starts a new segment (disk storage).
+    public var segmentBytes = 64 * 1024 * 1024
     /// Deliveries in flight per trigger.
     public var deliveryWindow = 100
 
@@ -95,6 +99,32 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
         }
     }
 
+    /// Opens the stores of the brokers in `manifests` that have none yet (with disk storage:
+    /// creates or recovers their logs). Start-up calls it first, so an unusable data directory
+    /// stops the process before it listens.
+    public func openStores(for manifests: ManifestSet) throws(StorageError) {
+        let failure: StorageError? = lock.withLock { _ in
+            for broker in manifests.brokers {
+                let key = "\(broker.meta.namespace)/\(broker.meta.name)"
+                guard stores[key] == nil else { continue }
+                do throws(StorageError) {
+                    stores[key] = try makeStore(namespace: broker.meta.namespace, name: broker.meta.name)
+                } catch {
+                    return error
+                }
+            }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    /// Writes what the stores hold pending and closes them (at shutdown, after delivery stopped).
+    public func closeStores() {
+        lock.withLock { _ in
+            for store in stores.values { store.close() }
+        }
+    }
+
     // MARK: Building
 
     private func build(_ manifests: ManifestSet) -> DataPlane {
@@ -102,8 +132,18 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
         var liveDispatchers: [String: TriggerDelivery] = [:]
         for broker in manifests.brokers {
             let key = "\(broker.meta.namespace)/\(broker.meta.name)"
-            let store = stores[key] ?? makeStore(for: key)
-            stores[key] = store
+            let store: any BrokerStore
+            if let existing = stores[key] {
+                store = existing
+            } else {
+                do throws(StorageError) {
+                    store = try makeStore(namespace: broker.meta.namespace, name: broker.meta.name)
+                } catch {
+                    logger.error("broker \(key) has no store and is not served: \(error)")
+                    continue
+                }
+                stores[key] = store
+            }
             let triggers = manifests.triggers
                 .filter { $0.meta.namespace == broker.meta.namespace && $0.broker == broker.meta.name }
                 .sorted { $0.meta.name < $1.meta.name }
@@ -136,13 +176,27 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
                                          metrics: currentPlane.withLock { $0.brokers[key]?.metrics } ?? BrokerMetrics())
         }
         for (key, dispatcher) in dispatchers where liveDispatchers[key] == nil { dispatcher.stop() }
-        for key in stores.keys where brokers[key] == nil { stores[key] = nil }
+        for (key, store) in stores where brokers[key] == nil {
+            store.close()
+            stores[key] = nil
+        }
         dispatchers = liveDispatchers
         return DataPlane(brokers: brokers, dispatchers: liveDispatchers)
     }
 
-    private func makeStore(for broker: String) -> any BrokerStore {
-        MemoryStore(maxEventsPerTrigger: options.maxEventsPerTrigger, maxBytes: options.maxBrokerBytes)
+    private func makeStore(namespace: String, name: String) throws(StorageError) -> any BrokerStore {
+        switch options.storage {
+        case .memory:
+            return MemoryStore(maxEventsPerTrigger: options.maxEventsPerTrigger, maxBytes: options.maxBrokerBytes)
+        case .disk(let directory):
+            // Namespaces and names are RFC 1123 labels (checked at load), safe as path parts.
+            var diskOptions = DiskStore.Options(directory: "\(directory)/\(namespace)/\(name)")
+            diskOptions.maxEventsPerTrigger = options.maxEventsPerTrigger
+            diskOptions.maxMemoryBytes = options.maxBrokerBytes
+            diskOptions.maxDiskBytes = options.maxDiskBytes
+            diskOptions.segmentBytes = options.segmentBytes
+            return try DiskStore(options: diskOptions, logger: logger)
+        }
     }
 
     /// A trigger's delivery: its own spec, else its broker's, else `config-br-defaults`.

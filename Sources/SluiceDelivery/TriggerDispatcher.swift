@@ -1,3 +1,4 @@
+import CSluice
 import Logging
 import SluiceCloudEvents
 import SluiceHTTP
@@ -92,12 +93,24 @@ public final class TriggerDispatcher: @unchecked Sendable {  // loop-confined, e
         scheduled.store(false, ordering: .releasing)
         while !stopped, inFlight < window, let stored = queue.next() {
             inFlight += 1
-            attempt(stored, number: 1, route: route)
+            begin(stored, route: route)
         }
         if inFlight == window && queue.hasWaiting { onBacklog?() }
     }
 
     // MARK: Attempts
+
+    /// The first attempt of this process: attempt 1 of a new event, or, for an event recovered
+    /// in the middle of its retries, the next attempt at the time that was due.
+    private func begin(_ stored: StoredEvent, route: Route) {
+        let number = min(stored.attemptsMade + 1, route.policy.attempts)
+        let wait = stored.nextAttemptAt - WallClock.milliseconds()
+        if stored.attemptsMade > 0 && wait > 0 {
+            loop.schedule(after: .milliseconds(wait)) { [self] in self.attempt(stored, number: number, route: route) }
+        } else {
+            attempt(stored, number: number, route: route)
+        }
+    }
 
     private func attempt(_ stored: StoredEvent, number: Int, route: Route) {
         metrics.attempts.add(1, ordering: .relaxed)
@@ -118,6 +131,7 @@ public final class TriggerDispatcher: @unchecked Sendable {  // loop-confined, e
             if failure.retryable && number < route.policy.attempts {
                 metrics.retries.add(1, ordering: .relaxed)
                 let wait = route.policy.wait(beforeRetry: number, status: failure.status, retryAfter: failure.retryAfter, jitter: nextJitter())
+                queue.retrying(stored, attempts: number, nextAttemptAt: WallClock.milliseconds() + WallClock.milliseconds(wait))
                 loop.schedule(after: wait) { [self] in self.attempt(stored, number: number + 1, route: route) }
             } else {
                 deadLetter(stored, failure: failure, destination: route.subscriber.description, route: route)
@@ -309,6 +323,22 @@ public final class TriggerDelivery: Sendable {
         } else {
             shards[0].wake()
         }
+    }
+}
+
+/// Milliseconds since the epoch: when a retry is due, in a form that means the same after a
+/// restart.
+enum WallClock {
+    static func milliseconds() -> Int64 {
+        var seconds: Int64 = 0
+        var nanoseconds: Int32 = 0
+        csluice_realtime(&seconds, &nanoseconds)
+        return seconds * 1000 + Int64(nanoseconds / 1_000_000)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }
 

@@ -6,10 +6,10 @@ import Synchronization
 /// event matched by several triggers is shared, not copied. Bounds: events per trigger
 /// (waiting plus in flight) and bytes across the broker; past either, `appendNow` refuses the
 /// event whole (no trigger gets it), and the producer gets 503 to retry later.
-public final class MemoryStore: BrokerStore, Sendable {
+public final class MemoryStore: BrokerStore, TriggerQueueOwner, Sendable {
     public let maxEventsPerTrigger: Int
     public let maxBytes: Int
-    private let queues = Locked<[String: MemoryTriggerQueue]>([:])
+    private let queues = Locked<[String: RingTriggerQueue]>([:])
     private let bytes = Atomic<Int>(0)
     private let sequence = Atomic<UInt64>(0)
 
@@ -26,14 +26,14 @@ public final class MemoryStore: BrokerStore, Sendable {
     public func queue(forTrigger key: String) -> any TriggerQueue {
         queues.withLock { queues in
             if let existing = queues[key] { return existing }
-            let queue = MemoryTriggerQueue(key: key, capacity: maxEventsPerTrigger, store: self)
+            let queue = RingTriggerQueue(key: key, capacity: maxEventsPerTrigger, owner: self)
             queues[key] = queue
             return queue
         }
     }
 
     public func retainOnly(triggers keys: Set<String>) {
-        let removed: [MemoryTriggerQueue] = queues.withLock { queues in
+        let removed: [RingTriggerQueue] = queues.withLock { queues in
             let gone = queues.filter { !keys.contains($0.key) }
             for key in gone.keys { queues[key] = nil }
             return Array(gone.values)
@@ -61,7 +61,7 @@ public final class MemoryStore: BrokerStore, Sendable {
             return .full(retryAfterSeconds: 1)
         }
         let stored = StoredEvent(event: event, sequence: sequence.add(1, ordering: .relaxed).newValue)
-        for queue in queues { memoryQueue(queue).push(stored, bytes: size) }
+        for queue in queues { memoryQueue(queue).push(stored) }
         return nil
     }
 
@@ -79,76 +79,18 @@ public final class MemoryStore: BrokerStore, Sendable {
     /// The queues given to `appendNow` are this store's own (handed out by `queue(forTrigger:)`),
     /// so the cast cannot fail; a checked cast costs a runtime conformance lookup per event.
     @inline(__always)
-    private func memoryQueue(_ queue: any TriggerQueue) -> MemoryTriggerQueue {
-        unsafeDowncast(queue as AnyObject, to: MemoryTriggerQueue.self)
+    private func memoryQueue(_ queue: any TriggerQueue) -> RingTriggerQueue {
+        unsafeDowncast(queue as AnyObject, to: RingTriggerQueue.self)
     }
 
-    fileprivate func release(bytes count: Int) {
-        bytes.subtract(count, ordering: .relaxed)
-    }
-}
-
-/// One trigger's events in memory.
-final class MemoryTriggerQueue: TriggerQueue, @unchecked Sendable {  // waker: written once before use
-    let key: String
-    private let ring: MPMCQueue<StoredEvent>
-    private let capacity: Int
-    /// Events reserved, queued or in flight (released by `done`).
-    private let held = Atomic<Int>(0)
-    private weak var store: MemoryStore?
-    private var waker: (@Sendable () -> Void)?
-    private let discarded = Atomic<Bool>(false)
-
-    init(key: String, capacity: Int, store: MemoryStore) {
-        self.key = key
-        self.capacity = capacity
-        self.store = store
-        ring = MPMCQueue(capacity: capacity)
+    func finished(_ event: StoredEvent, by queue: RingTriggerQueue) {
+        bytes.subtract(event.event.byteCount + 64, ordering: .relaxed)
     }
 
-    var depth: Int { held.load(ordering: .relaxed) }
-    var hasWaiting: Bool { !ring.isEmpty }
+    /// Memory keeps nothing across restarts, so there is nothing to remember.
+    func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64, by queue: RingTriggerQueue) {}
 
-    func setWaker(_ waker: @escaping @Sendable () -> Void) {
-        self.waker = waker
-    }
+    public var metrics: StorageMetrics? { nil }
 
-    func reserve() -> Bool {
-        if discarded.load(ordering: .relaxed) { return false }
-        if held.add(1, ordering: .relaxed).newValue > capacity {
-            held.subtract(1, ordering: .relaxed)
-            return false
-        }
-        return true
-    }
-
-    func unreserve() {
-        held.subtract(1, ordering: .relaxed)
-    }
-
-    func push(_ event: StoredEvent, bytes: Int) {
-        // Cannot fail: `reserve` bounded the holders to the ring's capacity.
-        _ = ring.tryEnqueue(event)
-        // Removed meanwhile: nobody will read this queue, so release what it holds now.
-        if discarded.load(ordering: .relaxed) {
-            discardAll()
-            return
-        }
-        waker?()
-    }
-
-    func next() -> StoredEvent? {
-        ring.tryDequeue()
-    }
-
-    func done(_ event: StoredEvent) {
-        held.subtract(1, ordering: .relaxed)
-        store?.release(bytes: event.event.byteCount + 64)
-    }
-
-    /// The trigger was removed: drop what it held.
-    func discardAll() {
-        discarded.store(true, ordering: .relaxed)
-        while let event = ring.tryDequeue() { done(event) }
-    }
+    public func close() {}
 }

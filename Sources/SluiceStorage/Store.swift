@@ -16,11 +16,16 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// An event as a trigger receives it from the store: the event and its position in the
-/// broker's stream (increasing; the unit of acknowledgement).
+/// An event as a trigger receives it from the store: the event, its position in the
+/// broker's stream (increasing; the unit of acknowledgement) and, for an event recovered from
+/// disk in the middle of its retries, the attempts already made and when the next is due.
 public struct StoredEvent: Sendable {
     public let event: CloudEvent
     public let sequence: UInt64
+    /// Delivery attempts made before this process took the event over (0 for a new event).
+    public var attemptsMade: Int = 0
+    /// When the next attempt is due, in milliseconds since the epoch (0: now).
+    public var nextAttemptAt: Int64 = 0
 
     public init(event: CloudEvent, sequence: UInt64) {
         self.event = event
@@ -37,6 +42,9 @@ public protocol TriggerQueue: AnyObject, Sendable {
     func next() -> StoredEvent?
     /// The trigger has finished with `event`: delivered, dead-lettered, or given up.
     func done(_ event: StoredEvent)
+    /// `attempts` deliveries of `event` failed and the next is due at `nextAttemptAt`
+    /// (milliseconds since the epoch): a durable store remembers it across restarts.
+    func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64)
     /// Sets the function the store calls (from any thread) when events arrive. Set once,
     /// before events flow.
     func setWaker(_ waker: @escaping @Sendable () -> Void)
@@ -63,4 +71,26 @@ public protocol BrokerStore: AnyObject, Sendable {
     /// Stores `events`, calling `completion` once all are stored or with why they were not.
     func append(_ events: [(event: CloudEvent, queues: [any TriggerQueue])],
                 completion: @escaping @Sendable (StorageError?) -> Void)
+    /// Counters of the store's writes (durable stores).
+    var metrics: StorageMetrics? { get }
+    /// Writes what is pending and releases files; the store takes no events afterwards.
+    func close()
+}
+
+import Synchronization
+
+/// Counters of a durable store.
+public final class StorageMetrics: Sendable {
+    /// Events written and made durable.
+    public let eventsWritten = Atomic<Int>(0)
+    /// fdatasync calls that completed.
+    public let syncs = Atomic<Int>(0)
+    /// Write or sync failures (each answered 503 to the requests it held).
+    public let failures = Atomic<Int>(0)
+    /// Bytes of log files on disk.
+    public let diskBytes = Atomic<Int>(0)
+    /// Segments deleted after every trigger was done with them.
+    public let segmentsReclaimed = Atomic<Int>(0)
+
+    public init() {}
 }

@@ -27,6 +27,16 @@ enum ProcessMetrics {
         family("sluice_broker_events_rejected_total", "counter", "Requests refused: invalid events (400) or a full broker (503).",
                brokers.flatMap { [(brokerLabels($0) + ",reason=\"invalid\"", $0.metrics.refusedInvalid.load(ordering: .relaxed)),
                                   (brokerLabels($0) + ",reason=\"full\"", $0.metrics.refusedFull.load(ordering: .relaxed))] })
+        let durable = brokers.compactMap { broker in broker.store.metrics.map { (broker, $0) } }
+        func storage(_ name: String, _ type: String, _ help: String, _ value: (StorageMetrics) -> Int) {
+            if durable.isEmpty { return }
+            family(name, type, help, durable.map { (brokerLabels($0.0), value($0.1)) })
+        }
+        storage("sluice_storage_events_written_total", "counter", "Events written to the log and made durable.") { $0.eventsWritten.load(ordering: .relaxed) }
+        storage("sluice_storage_syncs_total", "counter", "fdatasync calls on the log.") { $0.syncs.load(ordering: .relaxed) }
+        storage("sluice_storage_failures_total", "counter", "Log writes or syncs that failed (their requests got 503).") { $0.failures.load(ordering: .relaxed) }
+        storage("sluice_storage_disk_bytes", "gauge", "Bytes of log segments on disk.") { $0.diskBytes.load(ordering: .relaxed) }
+        storage("sluice_storage_segments_reclaimed_total", "counter", "Segments deleted once every trigger was done with them.") { $0.segmentsReclaimed.load(ordering: .relaxed) }
         let triggers = plane.dispatchers.sorted { $0.key < $1.key }
         func triggerLabels(_ key: String) -> String {
             let parts = key.split(separator: "/", maxSplits: 1)
@@ -49,6 +59,7 @@ enum ProcessMetrics {
 }
 
 import SluiceDelivery
+import SluiceStorage
 
 /// A snapshot of a dispatcher's counters.
 struct DeliveryCounters {

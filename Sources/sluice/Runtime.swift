@@ -7,6 +7,7 @@ import SluiceBroker
 import SluiceConfig
 import SluiceHTTP
 import SluiceIO
+import SluiceStorage
 import Synchronization
 
 /// The running process: event loops, the data plane built from the manifests, the ingress
@@ -33,11 +34,14 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         options.maxEventsPerTrigger = serve.maxEventsPerTrigger
         options.maxBrokerBytes = serve.maxBrokerBytes
         options.deliveryWindow = serve.deliveryWindow
+        options.maxDiskBytes = serve.maxDiskBytes
+        options.segmentBytes = serve.segmentBytes
         switch serve.storage {
         case .memory:
             options.storage = .memory
         case .disk:
-            throw ExitError(message: "--storage disk is not available in this version of Sluice yet; use --storage memory")
+            try DataDirectory.prepare(serve.dataDir)
+            options.storage = .disk(directory: serve.dataDir)
         }
         self.options = options
         let manifests: ManifestSet
@@ -53,6 +57,12 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         client = HTTPClient(group: group)
         controller = DataPlaneController(options: options, group: group, client: client)
         let ingressHandler = Ingress(controller: controller, group: group)
+        do throws(StorageError) {
+            try controller.openStores(for: manifests)
+        } catch {
+            group.shutdown()
+            throw ExitError(message: "cannot open the event log in \(serve.dataDir): \(error)")
+        }
         do {
             try controller.apply(manifests)
         } catch {
@@ -165,11 +175,15 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         guard readiness.markNotReady() else { return }
         logger.info("signal \(signal): draining connections")
         ingress.shutdown(grace: .seconds(10))
-        let deadline = Monotonic.now() + 10_000_000_000
-        while controller.current.pendingDeliveries > 0 && Monotonic.now() < deadline { usleep(20_000) }
-        let left = controller.current.pendingDeliveries
-        if left > 0 { logger.warning("stopping with \(left) events not delivered (memory storage keeps nothing across restarts)") }
+        if case .memory = options.storage {
+            // Memory keeps nothing across restarts: give queued deliveries a moment to finish.
+            let deadline = Monotonic.now() + 10_000_000_000
+            while controller.current.pendingDeliveries > 0 && Monotonic.now() < deadline { usleep(20_000) }
+            let left = controller.current.pendingDeliveries
+            if left > 0 { logger.warning("stopping with \(left) events not delivered (memory storage keeps nothing across restarts)") }
+        }
         controller.stopDelivery()
+        controller.closeStores()
         metrics.shutdown(grace: .seconds(1))
         client.shutdown()
         group.shutdown()
@@ -197,4 +211,28 @@ enum Probes {
 struct ExitError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
+}
+
+/// The data directory of `--storage disk`, checked before anything listens: it must exist (or
+/// be creatable) and take a durable write.
+enum DataDirectory {
+    static func prepare(_ path: String) throws {
+        // A size limit on files (ulimit -f) must surface as a write error, not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
+        let fileSystem = PosixFileSystem()
+        let probe = "\(path)/.sluice-probe-\(getpid())"
+        do throws(StorageError) {
+            try fileSystem.createDirectory(atPath: path)
+            let descriptor = try fileSystem.openFile(atPath: probe, create: true)
+            defer { fileSystem.close(descriptor) }
+            try Array("probe".utf8).withStorageBytes { bytes throws(StorageError) in
+                try fileSystem.write(descriptor, bytes, at: 0)
+            }
+            try fileSystem.synchronize(descriptor)
+            try fileSystem.removeFile(atPath: probe)
+        } catch {
+            try? fileSystem.removeFile(atPath: probe)
+            throw ExitError(message: "--data-dir \(path) is not usable: \(error)")
+        }
+    }
 }

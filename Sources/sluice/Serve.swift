@@ -40,8 +40,14 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Events a trigger may hold (waiting and in flight) before its broker answers 503.")
     var maxEventsPerTrigger: Int = 10_000
 
-    @Option(name: .long, help: "Bytes of events a broker may hold in memory (--storage memory) before answering 503.")
+    @Option(name: .long, help: "Bytes of undelivered events a broker may hold in memory before answering 503.")
     var maxBrokerBytes: Int = 256 * 1024 * 1024
+
+    @Option(name: .long, help: "Bytes of log a broker may keep on disk (--storage disk) before answering 503.")
+    var maxDiskBytes: Int = 1024 * 1024 * 1024
+
+    @Option(name: .long, help: "Size at which a broker's log starts a new segment file (--storage disk).")
+    var segmentBytes: Int = 64 * 1024 * 1024
 
     @Option(name: .long, help: "Deliveries in flight per trigger.")
     var deliveryWindow: Int = 100
@@ -62,6 +68,11 @@ struct Serve: ParsableCommand {
         if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be positive") }
         if maxEventsPerTrigger < 1 { throw ValidationError("--max-events-per-trigger must be positive") }
         if maxBrokerBytes < 1024 { throw ValidationError("--max-broker-bytes must be at least 1024") }
+        if maxDiskBytes < 1024 * 1024 { throw ValidationError("--max-disk-bytes must be at least 1 MiB") }
+        if !(64 * 1024...1024 * 1024 * 1024).contains(segmentBytes) {
+            throw ValidationError("--segment-bytes must be between 64 KiB and 1 GiB")
+        }
+        if dataDir.isEmpty { throw ValidationError("--data-dir must not be empty") }
         if !(1...10_000).contains(deliveryWindow) { throw ValidationError("--delivery-window must be between 1 and 10000") }
         if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be between 1 and 256") }
         if Logger.Level(rawValue: logLevel) == nil {

@@ -10,6 +10,8 @@ public final class SluiceProcess: @unchecked Sendable {
     private let errorText = Locked("")
     public private(set) var ingressPort = 0
     public private(set) var metricsPort = 0
+    /// A data directory this value made up and removes when it goes away.
+    private var ownedDataDirectory: String?
 
     /// The binary built beside the test bundle (`swift build --build-tests` builds both).
     public static var binary: URL {
@@ -40,11 +42,16 @@ public final class SluiceProcess: @unchecked Sendable {
         }
     }
 
-    /// Starts `sluice serve` on `config` with ephemeral loopback ports and memory storage
-    /// (plus `extra` arguments), and waits until it listens.
-    public static func serve(config: String, extra: [String] = []) throws -> SluiceProcess {
+    /// Starts `sluice serve` on `config` with ephemeral loopback ports (plus `extra` arguments)
+    /// and waits until it listens. Storage is durable, as by default, in `dataDirectory` (a
+    /// fresh temporary one unless given); `memory: true` keeps events in memory instead.
+    public static func serve(config: String, dataDirectory: String? = nil, memory: Bool = false,
+                             extra: [String] = []) throws -> SluiceProcess {
+        let directory = dataDirectory ?? temporaryDirectory("data")
+        let storage = memory ? ["--storage", "memory"] : ["--storage", "disk", "--data-dir", directory]
         let sluice = try SluiceProcess(["serve", "--config", config, "--host", "127.0.0.1", "--port", "0",
-                                        "--metrics-port", "0", "--storage", "memory"] + extra)
+                                        "--metrics-port", "0"] + storage + extra)
+        if dataDirectory == nil && !memory { sluice.ownedDataDirectory = directory }
         try sluice.waitUntilListening()
         return sluice
     }
@@ -55,6 +62,7 @@ public final class SluiceProcess: @unchecked Sendable {
             process.waitUntilExit()
         }
         errorPipe.fileHandleForReading.readabilityHandler = nil
+        if let ownedDataDirectory { try? FileManager.default.removeItem(atPath: ownedDataDirectory) }
     }
 
     /// Everything written to standard error so far.
@@ -111,9 +119,14 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// A path for a fresh temporary directory (not created).
+public func temporaryDirectory(_ purpose: String) -> String {
+    NSTemporaryDirectory() + "sluice-test-\(purpose)-\(getpid())-\(UUID().uuidString.prefix(8))"
+}
+
 /// Writes manifests into a fresh temporary directory.
 public func manifestDirectory(_ files: [String: String]) throws -> String {
-    let directory = NSTemporaryDirectory() + "sluice-test-\(getpid())-\(UUID().uuidString.prefix(8))"
+    let directory = temporaryDirectory("config")
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     for (name, contents) in files {
         try contents.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)

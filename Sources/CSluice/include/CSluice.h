@@ -73,6 +73,10 @@ uint64_t csluice_resident_bytes(void);
 /// fault back in on their next access. Returns the number of mappings advised, or -1.
 int csluice_release_file_pages(void);
 
+/// CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (0 to start): the checksum of
+/// the storage log's records. Uses the CPU's crc32 instruction where there is one.
+uint32_t csluice_crc32c(uint32_t crc, const void *data, size_t length);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,89 @@
+import SluiceCloudEvents
+import SluiceIO
+import Synchronization
+
+/// What a trigger's queue reports to the store that owns it.
+protocol TriggerQueueOwner: AnyObject, Sendable {
+    func finished(_ event: StoredEvent, by queue: RingTriggerQueue)
+    func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64, by queue: RingTriggerQueue)
+}
+
+/// One trigger's events in memory, in a bounded lock-free ring: the queue of both stores (the
+/// disk store keeps its events here too once they are durable). Producers `reserve` a place
+/// first, so an event goes to all of its triggers or to none.
+final class RingTriggerQueue: TriggerQueue, @unchecked Sendable {  // waker: written once before use
+    let key: String
+    /// The trigger's number in its store's log (0 in memory).
+    let id: UInt32
+    private let ring: MPMCQueue<StoredEvent>
+    private let capacity: Int
+    /// Events reserved, queued or in flight (released by `done`).
+    private let held = Atomic<Int>(0)
+    private weak var owner: (any TriggerQueueOwner)?
+    private var waker: (@Sendable () -> Void)?
+    private let discarded = Atomic<Bool>(false)
+
+    /// A queue holding at most `capacity` events, starting with `recovered` (which may exceed
+    /// the capacity when the limit was lowered across a restart; new events wait until the
+    /// queue drains below it).
+    init(key: String, id: UInt32 = 0, capacity: Int, owner: any TriggerQueueOwner, recovered: [StoredEvent] = []) {
+        self.key = key
+        self.id = id
+        self.capacity = capacity
+        self.owner = owner
+        ring = MPMCQueue(capacity: max(capacity, recovered.count))
+        for event in recovered { _ = ring.tryEnqueue(event) }
+        held.store(recovered.count, ordering: .relaxed)
+    }
+
+    var depth: Int { held.load(ordering: .relaxed) }
+    var hasWaiting: Bool { !ring.isEmpty }
+    var isDiscarded: Bool { discarded.load(ordering: .relaxed) }
+
+    func setWaker(_ waker: @escaping @Sendable () -> Void) {
+        self.waker = waker
+    }
+
+    func reserve() -> Bool {
+        if discarded.load(ordering: .relaxed) { return false }
+        if held.add(1, ordering: .relaxed).newValue > capacity {
+            held.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func unreserve() {
+        held.subtract(1, ordering: .relaxed)
+    }
+
+    func push(_ event: StoredEvent) {
+        // Cannot fail: `reserve` bounded the holders to the ring's capacity.
+        _ = ring.tryEnqueue(event)
+        // Removed meanwhile: nobody will read this queue, so release what it holds now.
+        if discarded.load(ordering: .relaxed) {
+            discardAll()
+            return
+        }
+        waker?()
+    }
+
+    func next() -> StoredEvent? {
+        ring.tryDequeue()
+    }
+
+    func done(_ event: StoredEvent) {
+        held.subtract(1, ordering: .relaxed)
+        owner?.finished(event, by: self)
+    }
+
+    func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64) {
+        owner?.retrying(event, attempts: attempts, nextAttemptAt: nextAttemptAt, by: self)
+    }
+
+    /// The trigger was removed: drop what it holds.
+    func discardAll() {
+        discarded.store(true, ordering: .relaxed)
+        while let event = ring.tryDequeue() { done(event) }
+    }
+}
