@@ -151,4 +151,17 @@ struct ValidateCommandTests {
         #expect(sluice.waitForExit() == 1)
         #expect(eventually { sluice.standardError.contains("a.yaml:5: ") })
     }
+
+    @Test func anUnusableDataDirectoryStopsServeWithExitCode1() throws {
+        let directory = try manifestDirectory(["a.yaml": """
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default, namespace: demo}
+            """])
+        // A path below a regular file can never be a directory.
+        let sluice = try SluiceProcess(["serve", "--config", directory, "--storage", "disk", "--data-dir", "/proc/version/sluice",
+                                        "--port", "0", "--metrics-port", "0"])
+        #expect(sluice.waitForExit() == 1)
+        #expect(eventually { sluice.standardError.contains("--data-dir /proc/version/sluice is not usable") })
+    }
 }

@@ -25,9 +25,16 @@ public final class SluiceProcess: @unchecked Sendable {
         return URL(fileURLWithPath: ".build/debug/sluice")
     }
 
-    public init(_ arguments: [String]) throws {
-        process.executableURL = SluiceProcess.binary
-        process.arguments = arguments
+    /// Runs the binary with `arguments`; a `launcher` (such as `prlimit --fsize=N`) runs it
+    /// in turn, with the binary's path and the arguments after its own.
+    public init(_ arguments: [String], launcher: [String] = []) throws {
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(launcher.dropFirst()) + [SluiceProcess.binary.path] + arguments
+        } else {
+            process.executableURL = SluiceProcess.binary
+            process.arguments = arguments
+        }
         process.standardError = errorPipe
         process.standardOutput = outputPipe
         try process.run()
@@ -46,11 +53,11 @@ public final class SluiceProcess: @unchecked Sendable {
     /// and waits until it listens. Storage is durable, as by default, in `dataDirectory` (a
     /// fresh temporary one unless given); `memory: true` keeps events in memory instead.
     public static func serve(config: String, dataDirectory: String? = nil, memory: Bool = false,
-                             extra: [String] = []) throws -> SluiceProcess {
+                             extra: [String] = [], launcher: [String] = []) throws -> SluiceProcess {
         let directory = dataDirectory ?? temporaryDirectory("data")
         let storage = memory ? ["--storage", "memory"] : ["--storage", "disk", "--data-dir", directory]
         let sluice = try SluiceProcess(["serve", "--config", config, "--host", "127.0.0.1", "--port", "0",
-                                        "--metrics-port", "0"] + storage + extra)
+                                        "--metrics-port", "0"] + storage + extra, launcher: launcher)
         if dataDirectory == nil && !memory { sluice.ownedDataDirectory = directory }
         try sluice.waitUntilListening()
         return sluice

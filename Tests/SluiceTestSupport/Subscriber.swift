@@ -34,11 +34,12 @@ public final class Subscriber: @unchecked Sendable {
     private let log = Locked<[Request]>([])
     private let program = Locked<@Sendable (Request, Int) -> Answer>({ _, _ in .status(200) })
 
-    public init() throws {
+    /// Listens on `port` (0: any free one).
+    public init(port: Int = 0) throws {
         group = try EventLoopGroup(loopCount: 1)
         var configuration = HTTPServerConfiguration()
         configuration.host = "127.0.0.1"
-        configuration.port = 0
+        configuration.port = port
         configuration.maxBodyBytes = 64 * 1024 * 1024
         var router = Router()
         let box = Box()

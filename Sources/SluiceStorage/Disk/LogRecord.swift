@@ -41,17 +41,23 @@ enum LogRecord {
         output.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: marker.littleEndian, toByteOffset: start, as: UInt32.self)
             raw.storeBytes(of: length.littleEndian, toByteOffset: start + 4, as: UInt32.self)
-            let checksum = csluice_crc32c(0, raw.baseAddress! + start + 4, Int(length) + 4)
-            raw.storeBytes(of: checksum.littleEndian, toByteOffset: start + 8, as: UInt32.self)
+            raw.storeBytes(of: checksum(UnsafeRawPointer(raw.baseAddress! + start), length: Int(length)).littleEndian,
+                           toByteOffset: start + 8, as: UInt32.self)
         }
+    }
+
+    /// The checksum of the record at `record`: its length field, then its payload.
+    @inline(__always)
+    static func checksum(_ record: UnsafeRawPointer, length: Int) -> UInt32 {
+        csluice_crc32c(csluice_crc32c(0, record + 4, 4), record + headerBytes, length)
     }
 
     /// Recomputes the checksum after a field of the payload was patched (the sequence number,
     /// assigned by the committer).
     static func reseal(_ start: Int, in raw: UnsafeMutableRawBufferPointer) {
         let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4, as: UInt32.self)))
-        let checksum = csluice_crc32c(0, raw.baseAddress! + start + 4, length + 4)
-        raw.storeBytes(of: checksum.littleEndian, toByteOffset: start + 8, as: UInt32.self)
+        raw.storeBytes(of: checksum(UnsafeRawPointer(raw.baseAddress! + start), length: length).littleEndian,
+                       toByteOffset: start + 8, as: UInt32.self)
     }
 
     /// What is at `offset` in `bytes`: a whole, intact record (its payload), or why not.
@@ -70,7 +76,7 @@ enum LogRecord {
         guard length >= 1, length <= maxPayloadBytes else { return .damaged }
         guard offset + headerBytes + length <= bytes.count else { return .truncated }
         let expected = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self))
-        guard csluice_crc32c(0, bytes.baseAddress! + offset + 4, length + 4) == expected else { return .damaged }
+        guard checksum(bytes.baseAddress! + offset, length: length) == expected else { return .damaged }
         return .record(payload: UnsafeRawBufferPointer(rebasing: bytes[(offset + headerBytes)..<(offset + headerBytes + length)]),
                        next: offset + headerBytes + length)
     }

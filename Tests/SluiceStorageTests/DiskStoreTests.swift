@@ -1,0 +1,321 @@
+import Foundation
+import SluiceCloudEvents
+import SluiceIO
+import SluiceStorage
+import Synchronization
+import Testing
+
+// MARK: Helpers
+
+private func event(_ id: String, data: String = "hello") -> CloudEvent {
+    var builder = CloudEventBuilder()
+    do {
+        try builder.add(name: "id", value: id)
+        try builder.add(name: "source", value: "/disk")
+        try builder.add(name: "type", value: "com.example.disk")
+        try builder.add(name: "count", value: "7", kind: .integer)
+        let name = Array("traceparent".utf8)
+        let value = Array("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".utf8)
+        name.withUnsafeBytes { name in value.withUnsafeBytes { builder.addTransportHeader(name: name, value: $0) } }
+    } catch {
+        Issue.record("building event \(id): \(error)")
+    }
+    return builder.build(data: Array(data.utf8))
+}
+
+private func freshDirectory() -> String {
+    NSTemporaryDirectory() + "sluice-disk-\(getpid())-\(UUID().uuidString.prefix(8))"
+}
+
+private func open(_ directory: String, segmentBytes: Int = 64 * 1024 * 1024, maxDiskBytes: Int = 1 << 30,
+                  fileSystem: any LogFileSystem = PosixFileSystem()) throws -> DiskStore {
+    var options = DiskStore.Options(directory: directory)
+    options.segmentBytes = segmentBytes
+    options.maxDiskBytes = maxDiskBytes
+    options.bookkeepingInterval = .milliseconds(5)
+    options.fileSystem = fileSystem
+    return try DiskStore(options: options)
+}
+
+/// Appends and waits for the store's answer.
+@discardableResult
+private func store(_ events: [CloudEvent], in store: DiskStore, for queues: [any TriggerQueue]) -> StorageError? {
+    let answer = Locked<(done: Bool, error: StorageError?)>((false, nil))
+    store.append(events.map { (event: $0, queues: queues) }) { error in answer.withLock { $0 = (true, error) } }
+    #expect(eventually { answer.withLock { $0.done } }, "the store answered")
+    return answer.withLock { $0.error }
+}
+
+private func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(2_000)
+    }
+    return condition()
+}
+
+private func drain(_ queue: any TriggerQueue) -> [StoredEvent] {
+    var taken: [StoredEvent] = []
+    while let next = queue.next() { taken.append(next) }
+    return taken
+}
+
+private func ids(_ events: [StoredEvent]) -> [String] { events.map(\.event.id) }
+
+private func segments(_ directory: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".seg") }.sorted()
+}
+
+/// The real file system, failing writes or syncs while `failing` is set.
+final class FaultInjectingFileSystem: LogFileSystem {
+    enum Fault: Sendable { case none, write, sync }
+    let fault = Locked(Fault.none)
+    private let real = PosixFileSystem()
+
+    func createDirectory(atPath path: String) throws(StorageError) { try real.createDirectory(atPath: path) }
+    func contentsOfDirectory(atPath path: String) throws(StorageError) -> [String] { try real.contentsOfDirectory(atPath: path) }
+    func openFile(atPath path: String, create: Bool) throws(StorageError) -> Int32 { try real.openFile(atPath: path, create: create) }
+    func close(_ descriptor: Int32) { real.close(descriptor) }
+    func write(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(StorageError) {
+        if fault.withLock({ $0 }) == .write {
+            // Half the bytes land, as when the disk fills up in the middle of a write.
+            try real.write(descriptor, UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count / 2)]), at: offset)
+            throw .failed("write: No space left on device (injected)")
+        }
+        try real.write(descriptor, bytes, at: offset)
+    }
+    func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(StorageError) -> Int {
+        try real.read(descriptor, into: buffer, at: offset)
+    }
+    func synchronize(_ descriptor: Int32) throws(StorageError) {
+        if fault.withLock({ $0 }) == .sync { throw .failed("fdatasync: Input/output error (injected)") }
+        try real.synchronize(descriptor)
+    }
+    func truncate(_ descriptor: Int32, to size: Int) throws(StorageError) { try real.truncate(descriptor, to: size) }
+    func size(of descriptor: Int32) throws(StorageError) -> Int { try real.size(of: descriptor) }
+    func removeFile(atPath path: String) throws(StorageError) { try real.removeFile(atPath: path) }
+    func synchronizeDirectory(atPath path: String) throws(StorageError) { try real.synchronizeDirectory(atPath: path) }
+}
+
+// MARK: Tests
+
+@Suite("DiskStore")
+struct DiskStoreTests {
+    @Test func eventsSurviveReopeningAndDoneOnesStayDone() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let disk = try open(directory)
+            let a = disk.queue(forTrigger: "ns/a")
+            let b = disk.queue(forTrigger: "ns/b")
+            #expect(store((1...5).map { event("e\($0)") }, in: disk, for: [a, b]) == nil)
+            let taken = drain(a)
+            #expect(ids(taken) == ["e1", "e2", "e3", "e4", "e5"])
+            for stored in taken.prefix(3) { a.done(stored) }
+            disk.close()
+        }
+        let reopened = try open(directory)
+        defer { reopened.close() }
+        let a = reopened.queue(forTrigger: "ns/a")
+        let b = reopened.queue(forTrigger: "ns/b")
+        let owedToA = drain(a)
+        #expect(ids(owedToA) == ["e4", "e5"], "done events are not owed again")
+        #expect(ids(drain(b)) == ["e1", "e2", "e3", "e4", "e5"])
+        let first = try #require(owedToA.first)
+        #expect(first.event.string(named: "traceparent") == nil)
+        #expect(first.event.transportHeaders.first?.name == "traceparent")
+        #expect(first.event.kind(named: "count") == .integer)
+        #expect(first.event.data == Array("hello".utf8))
+        #expect(reopened.queue(forTrigger: "ns/c").depth == 0)
+    }
+
+    @Test func sequencesKeepIncreasingAcrossRestarts() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var last: UInt64 = 0
+        for round in 0..<3 {
+            let disk = try open(directory)
+            let queue = disk.queue(forTrigger: "ns/t")
+            store([event("r\(round)")], in: disk, for: [queue])
+            for stored in drain(queue) {
+                #expect(stored.sequence > last)
+                last = stored.sequence
+                queue.done(stored)
+            }
+            disk.close()
+        }
+    }
+
+    @Test func aScheduledRetryKeepsItsAttemptsAndTime() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let disk = try open(directory)
+            let queue = disk.queue(forTrigger: "ns/t")
+            store([event("retried"), event("fresh")], in: disk, for: [queue])
+            let taken = drain(queue)
+            queue.retrying(taken[0], attempts: 2, nextAttemptAt: 1_900_000_000_000)
+            disk.close()
+        }
+        let reopened = try open(directory)
+        defer { reopened.close() }
+        let owed = drain(reopened.queue(forTrigger: "ns/t"))
+        #expect(ids(owed) == ["retried", "fresh"])
+        #expect(owed[0].attemptsMade == 2)
+        #expect(owed[0].nextAttemptAt == 1_900_000_000_000)
+        #expect(owed[1].attemptsMade == 0)
+    }
+
+    @Test func aTornTailIsCutOff() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let disk = try open(directory)
+            let queue = disk.queue(forTrigger: "ns/t")
+            store([event("kept-1"), event("kept-2")], in: disk, for: [queue])
+            store([event("torn", data: String(repeating: "x", count: 500))], in: disk, for: [queue])
+            disk.close()
+        }
+        let path = directory + "/" + (segments(directory).last ?? "")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        try #require(truncate(path, off_t(size - 200)) == 0)
+        let reopened = try open(directory)
+        defer { reopened.close() }
+        #expect(ids(drain(reopened.queue(forTrigger: "ns/t"))) == ["kept-1", "kept-2"])
+        let cut = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(cut < size - 200, "the partial record was cut off the file")
+    }
+
+    @Test func aDamagedRecordIsSkippedAndTheRestKept() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let disk = try open(directory)
+            let queue = disk.queue(forTrigger: "ns/t")
+            for index in 1...5 { store([event("e\(index)", data: "payload-\(index)")], in: disk, for: [queue]) }
+            disk.close()
+        }
+        let path = directory + "/" + (segments(directory).last ?? "")
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let needle = Array("payload-3".utf8)
+        let position = try #require((0...(bytes.count - needle.count)).first { Array(bytes[$0..<($0 + needle.count)]) == needle })
+        bytes[position] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let reopened = try open(directory)
+        defer { reopened.close() }
+        #expect(ids(drain(reopened.queue(forTrigger: "ns/t"))) == ["e1", "e2", "e4", "e5"])
+    }
+
+    @Test func segmentsAreReclaimedOnceEveryTriggerIsPast() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let disk = try open(directory, segmentBytes: 64 * 1024)
+        defer { disk.close() }
+        let fast = disk.queue(forTrigger: "ns/fast")
+        let slow = disk.queue(forTrigger: "ns/slow")
+        let body = String(repeating: "y", count: 4000)
+        for index in 0..<100 { store([event("e\(index)", data: body)], in: disk, for: [fast, slow]) }
+        let grown = segments(directory).count
+        #expect(grown >= 5)
+        for stored in drain(fast) { fast.done(stored) }
+        usleep(50_000)
+        #expect(segments(directory).count == grown, "the slow trigger still needs every segment")
+        for stored in drain(slow) { slow.done(stored) }
+        #expect(eventually { segments(directory).count == 1 }, "only the active segment is left")
+        #expect(eventually { (disk.metrics?.segmentsReclaimed.load(ordering: .relaxed) ?? 0) >= grown - 1 })
+    }
+
+    @Test func aRemovedTriggerReleasesItsHold() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let disk = try open(directory, segmentBytes: 64 * 1024)
+        let kept = disk.queue(forTrigger: "ns/kept")
+        let removed = disk.queue(forTrigger: "ns/removed")
+        for index in 0..<40 { store([event("e\(index)", data: String(repeating: "z", count: 4000))], in: disk, for: [kept, removed]) }
+        for stored in drain(kept) { kept.done(stored) }
+        disk.retainOnly(triggers: ["ns/kept"])
+        #expect(eventually { segments(directory).count == 1 })
+        disk.close()
+        let reopened = try open(directory)
+        defer { reopened.close() }
+        #expect(reopened.queue(forTrigger: "ns/removed").depth == 0, "a removed trigger owes nothing after a restart")
+    }
+
+    @Test func theDiskBoundRefusesWithFull() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let disk = try open(directory, segmentBytes: 64 * 1024, maxDiskBytes: 256 * 1024)
+        defer { disk.close() }
+        let queue = disk.queue(forTrigger: "ns/t")
+        var refusal: StorageError?
+        for index in 0..<200 {
+            refusal = store([event("e\(index)", data: String(repeating: "w", count: 4000))], in: disk, for: [queue])
+            if refusal != nil { break }
+        }
+        #expect(refusal == .full(retryAfterSeconds: 1))
+        for stored in drain(queue) { queue.done(stored) }
+        #expect(eventually { store([event("after")], in: disk, for: [queue]) == nil }, "space comes back once delivered")
+    }
+
+    @Test(arguments: [FaultInjectingFileSystem.Fault.write, .sync])
+    func anIOErrorFailsTheRequestAndStoresNothing(fault: FaultInjectingFileSystem.Fault) throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fileSystem = FaultInjectingFileSystem()
+        do {
+            let disk = try open(directory, fileSystem: fileSystem)
+            let queue = disk.queue(forTrigger: "ns/t")
+            #expect(store([event("before")], in: disk, for: [queue]) == nil)
+            fileSystem.fault.withLock { $0 = fault }
+            guard case .failed(let reason) = store([event("lost")], in: disk, for: [queue]) else {
+                Issue.record("an I/O error must fail the append")
+                return
+            }
+            #expect(reason.contains("injected"))
+            #expect(ids(drain(queue)) == ["before"], "a failed event is not queued")
+            #expect(disk.metrics?.failures.load(ordering: .relaxed) == 1)
+            fileSystem.fault.withLock { $0 = .none }
+            #expect(store([event("after")], in: disk, for: [queue]) == nil, "the store works again once the disk does")
+            #expect(ids(drain(queue)) == ["after"])
+            disk.close()
+        }
+        let reopened = try open(directory)
+        defer { reopened.close() }
+        let owed = ids(drain(reopened.queue(forTrigger: "ns/t")))
+        #expect(owed.contains("before") && owed.contains("after"))
+        // A failed fdatasync may still have written the record: a duplicate, never a loss.
+        if fault == .write { #expect(!owed.contains("lost")) }
+    }
+
+    @Test func anUnusableDirectoryIsAnError() throws {
+        #expect(throws: StorageError.self) { try open("/proc/version/sluice") }
+    }
+
+    @Test func concurrentAppendsShareSyncs() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let disk = try open(directory)
+        defer { disk.close() }
+        let queue = disk.queue(forTrigger: "ns/t")
+        let answered = Atomic<Int>(0)
+        let threads = try (0..<4).map { thread in
+            try LoopThread(name: "producer-\(thread)") {
+                for index in 0..<250 {
+                    let done = Atomic<Bool>(false)
+                    disk.append([(event: event("t\(thread)-\(index)"), queues: [queue])]) { error in
+                        #expect(error == nil)
+                        done.store(true, ordering: .releasing)
+                    }
+                    while !done.load(ordering: .acquiring) { usleep(100) }
+                    answered.add(1, ordering: .relaxed)
+                    while let stored = queue.next() { queue.done(stored) }
+                }
+            }
+        }
+        for thread in threads { thread.join() }
+        #expect(answered.load(ordering: .relaxed) == 1000)
+        let syncs = disk.metrics?.syncs.load(ordering: .relaxed) ?? 0
+        #expect(syncs > 0 && syncs <= 1000, "syncs: \(syncs)")
+    }
+}
