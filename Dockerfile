@@ -15,11 +15,13 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends librdkafka1 librabbitmq4 libssl3 libstdc++6 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 65532 --home-dir /var/lib/sluice --create-home sluice
+    && useradd --system --uid 65532 --home-dir /var/lib/sluice --create-home sluice \
+    && install -d -o sluice -g sluice /var/lib/sluice/data
 COPY --from=build /out/sluice /usr/local/bin/sluice
 COPY config /etc/sluice
 USER sluice
 WORKDIR /var/lib/sluice
 EXPOSE 8080 9092
 ENTRYPOINT ["/usr/local/bin/sluice"]
-CMD ["serve", "--config", "/etc/sluice", "--storage", "memory"]
+VOLUME /var/lib/sluice/data
+CMD ["serve", "--config", "/etc/sluice", "--data-dir", "/var/lib/sluice/data"]

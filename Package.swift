@@ -43,6 +43,7 @@ let package = Package(
         .library(name: "SluiceHTTP", targets: ["SluiceHTTP"]),
         .library(name: "SluiceCloudEvents", targets: ["SluiceCloudEvents"]),
         .library(name: "SluiceFilter", targets: ["SluiceFilter"]),
+        .library(name: "SluiceStorage", targets: ["SluiceStorage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -17,6 +17,7 @@ let package = Package(
                 .product(name: "SluiceHTTP", package: "sluice"),
                 .product(name: "SluiceCloudEvents", package: "sluice"),
                 .product(name: "SluiceFilter", package: "sluice"),
+                .product(name: "SluiceStorage", package: "sluice"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]

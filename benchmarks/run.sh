@@ -19,6 +19,9 @@
 #    load stops and how fast it drains.
 # 7. Trigger matching: one event against 1,000 exact-type triggers (target < 2 us), and the
 #    cost of one evaluation per filter dialect.
+# 9. Durable ingress: `--storage disk` against `--storage memory`, same wrk, one trigger with
+#    parked deliveries as in 5; events per fsync and fsyncs per second; then the time to
+#    recover a data directory holding 1 million events. Target: disk >= 0.5x memory.
 # 8. CESQL: one compiled `type = 'com.example.a' AND source LIKE '/orders/%'` evaluated
 #    against an event, in ns and heap allocations (malloc-counter.c preloaded), and a
 #    10-clause expression. Target: < 200 ns and 0 allocations.
@@ -167,9 +170,11 @@ spec:
 EOF
 }
 
+# Starts sluice on manifest file $1 with storage ${2:-memory} (disk keeps its log in $WORK/data).
 start_broker() {
-    .build/release/sluice serve --config "$1" --storage memory --host 127.0.0.1 --port "$BROKER_PORT" \
-        --metrics-port "$BROKER_METRICS_PORT" --max-events-per-trigger 5000000 --max-broker-bytes 4000000000 2>"$1.log" &
+    .build/release/sluice serve --config "$1" --storage "${2:-memory}" --data-dir "$WORK/data" --host 127.0.0.1 --port "$BROKER_PORT" \
+        --metrics-port "$BROKER_METRICS_PORT" --max-events-per-trigger 5000000 --max-broker-bytes 4000000000 \
+        --max-disk-bytes 16000000000 2>"$1.log" &
     BROKER_PID=$!
     PIDS+=($BROKER_PID)
     wait_for_port "$BROKER_PORT"
@@ -228,3 +233,30 @@ echo "== 7. trigger matching"
 
 echo "== 8. CESQL evaluation"
 LD_PRELOAD="$WORK/malloc-counter.so" "$BENCH" cesql
+
+echo "== 9. durable ingress: --storage disk vs --storage memory (one trigger, deliveries parked)"
+# Stored events per second of a broker on $1 with storage $2, after a short warm-up.
+stored_rate() {
+    start_broker "$1" "$2"
+    taskset -c 1 wrk -t1 -c32 -d2s -s benchmarks/post-event.lua "http://127.0.0.1:$BROKER_PORT/bench/default" >/dev/null
+    local before syncs_before after syncs_after
+    before=$(metric "$BROKER_METRICS_PORT" sluice_broker_events_accepted_total)
+    syncs_before=$(metric "$BROKER_METRICS_PORT" sluice_storage_syncs_total)
+    drive "http://127.0.0.1:$BROKER_PORT/bench/default" >/dev/null
+    after=$(metric "$BROKER_METRICS_PORT" sluice_broker_events_accepted_total)
+    syncs_after=$(metric "$BROKER_METRICS_PORT" sluice_storage_syncs_total)
+    kill "$BROKER_PID"
+    wait "$BROKER_PID" 2>/dev/null || true
+    echo "$(( (after - before) / SECONDS_PER_RUN )) $(( syncs_after - syncs_before ))"
+}
+rm -rf "$WORK/data"
+read -r MEMORY_RPS _ <<<"$(stored_rate "$WORK/ingress.yaml" memory)"
+read -r DISK_RPS DISK_SYNCS <<<"$(stored_rate "$WORK/ingress.yaml" disk)"
+printf "sluice --storage memory %9.0f events stored/s\n" "$MEMORY_RPS"
+printf "sluice --storage disk   %9.0f events stored/s, %.0f fsyncs/s, %.1f events per fsync\n" "$DISK_RPS" \
+    "$(awk -v s="$DISK_SYNCS" -v t="$SECONDS_PER_RUN" 'BEGIN {print s / t}')" \
+    "$(awk -v e="$DISK_RPS" -v s="$DISK_SYNCS" -v t="$SECONDS_PER_RUN" 'BEGIN {print (s > 0 ? e * t / s : 0)}')"
+echo "ratio disk/memory: $(ratio "$DISK_RPS" "$MEMORY_RPS")x (target >= 0.5)"
+rm -rf "$WORK/data" "$WORK/recovery"
+"$BENCH" recovery "$WORK/recovery" 1000000 2>/dev/null
+rm -rf "$WORK/recovery"

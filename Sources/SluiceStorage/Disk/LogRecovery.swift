@@ -83,6 +83,7 @@ struct LogRecovery {
         var segment = SegmentedLog.Segment(number: number, size: size, sequenceLimit: result.segments.last?.sequenceLimit ?? 0, outstanding: 0)
         var offset = SegmentedLog.headerBytes
         var cutAt: Int?
+        var zerosFrom: Int?
         let contents = buffer  // shares the storage; `apply` below may not touch `buffer`
         contents.withUnsafeBytes { bytes in
             let bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<size])
@@ -92,6 +93,12 @@ struct LogRecovery {
                     apply(payload, segment: segmentIndex, offset: offset + LogRecord.headerBytes, limit: &segment.sequenceLimit)
                     offset = next
                 case .truncated, .damaged:
+                    if bytes[offset...].allSatisfy({ $0 == 0 }) {
+                        // The zeros written ahead of the appends: the end of the log.
+                        zerosFrom = offset
+                        offset = size
+                        break
+                    }
                     guard let resume = nextIntactRecord(in: bytes, after: offset) else {
                         cutAt = offset
                         offset = size
@@ -101,6 +108,12 @@ struct LogRecovery {
                     offset = resume
                 }
             }
+        }
+        if let zerosFrom {
+            let descriptor = try fileSystem.openFile(atPath: path, create: false)
+            defer { fileSystem.close(descriptor) }
+            try fileSystem.truncate(descriptor, to: zerosFrom)
+            segment.size = zerosFrom
         }
         if let cutAt {
             // The tail a crash interrupted: cut it off so nothing is ever appended after garbage.

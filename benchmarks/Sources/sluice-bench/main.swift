@@ -4,6 +4,7 @@
 //   sluice-bench queue [ITEMS]                 lock-free queue vs Mutex+Deque, 2 producers 1 consumer
 //   sluice-bench match [TRIGGERS]              trigger matching cost per event, and per filter dialect
 //   sluice-bench cesql                         CESQL evaluation cost and allocations per evaluation
+//   sluice-bench recovery DIR [EVENTS]         fill a disk store with EVENTS owed events, then time reopening it
 import Glibc
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -18,6 +19,9 @@ case "queue":
     runQueueBenchmark(items: arguments.count > 1 ? Int(arguments[1]) ?? 5_000_000 : 5_000_000)
 case "cesql":
     try runCESQLBenchmark()
+case "recovery":
+    guard arguments.count >= 2 else { usage() }
+    try runRecoveryBenchmark(directory: arguments[1], events: arguments.count > 2 ? Int(arguments[2]) ?? 1_000_000 : 1_000_000)
 case "match":
     try runMatchBenchmark(triggers: arguments.count > 1 ? Int(arguments[1]) ?? 1000 : 1000)
 default:
@@ -25,6 +29,6 @@ default:
 }
 
 func usage() -> Never {
-    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS] | match [TRIGGERS] | cesql")
+    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS] | match [TRIGGERS] | cesql | recovery DIR [EVENTS]")
     exit(2)
 }
