@@ -111,7 +111,10 @@ struct DurabilityTests {
         #expect(subscriber.requests(to: "/dls").first?.header("ce-knativeerrorcode") == "500")
     }
 
-    @Test func aFullDiskAnswers503AndNeverCrashes() throws {
+    // Under ThreadSanitizer the file-size limit breaks the sanitizer's own start-up, so this
+    // runs in the plain suite only (the sanitized build lives in .build-tsan, see .ci/run).
+    @Test(.enabled(if: !SluiceProcess.binary.path.contains(".build-tsan/"), "not under ThreadSanitizer"))
+    func aFullDiskAnswers503AndNeverCrashes() throws {
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
         let config = try manifestDirectory(["a.yaml": Manifest.broker("d", "default")
