@@ -220,7 +220,7 @@ DRAIN_STOP=$(date +%s.%N)
 TOTAL=$(metric "$BROKER_METRICS_PORT" sluice_trigger_events_delivered_total)
 DELIVERED_RPS=$(awk -v d="$DELIVERED" -v a="$START" -v b="$STOP" 'BEGIN {printf "%.0f", d / (b - a)}')
 DRAIN_TIME=$(awk -v a="$DRAIN_START" -v b="$DRAIN_STOP" 'BEGIN {printf "%.2f", b - a}')
-DRAIN_RATE=$(awk -v n="$BACKLOG" -v t="$DRAIN_TIME" 'BEGIN {printf "%.0f", t > 0 ? n / t : 0}')
+DRAIN_RATE=$(awk -v n="$BACKLOG" -v t="$DRAIN_TIME" 'BEGIN {printf "%.0f", (t > 0 ? n / t : 0)}')
 printf "nginx proxy_pass        %9.0f req/s delivered to the nginx location\n" "$PROXY_RPS"
 printf "sluice end to end       %9.0f events/s delivered during the run (ingress answered %.0f req/s)\n" "$DELIVERED_RPS" "$E2E_RPS"
 echo "backlog when the load stopped: $BACKLOG events, drained in $DRAIN_TIME s (about $DRAIN_RATE events/s); $TOTAL delivered in all"
