@@ -143,7 +143,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
             records.appendLittleEndian(UInt16(entry.queues.count))
             for queue in entry.queues { records.appendLittleEndian(ring(queue).id) }
             entry.event.appendStorageBytes(to: &records)
-            LogRecord.end(start, in: &records)
+            LogRecord.end(start, in: &records, seal: false)
         }
         let onDisk = counters.diskBytes.load(ordering: .relaxed)
         if onDisk + pendingBytes.add(records.count, ordering: .relaxed).newValue > options.maxDiskBytes {

@@ -35,14 +35,15 @@ enum LogRecord {
         return start
     }
 
-    /// Writes the marker, length and checksum of the record started at `start`.
-    static func end(_ start: Int, in output: inout [UInt8]) {
+    /// Writes the marker, length and (when `seal`) checksum of the record started at `start`.
+    /// Event records leave the checksum to the committer, which seals them once their
+    /// sequence number is in.
+    static func end(_ start: Int, in output: inout [UInt8], seal: Bool = true) {
         let length = UInt32(output.count - start - headerBytes)
         output.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: marker.littleEndian, toByteOffset: start, as: UInt32.self)
             raw.storeBytes(of: length.littleEndian, toByteOffset: start + 4, as: UInt32.self)
-            raw.storeBytes(of: checksum(UnsafeRawPointer(raw.baseAddress! + start), length: Int(length)).littleEndian,
-                           toByteOffset: start + 8, as: UInt32.self)
+            if seal { reseal(start, in: raw) }
         }
     }
 
@@ -52,8 +53,7 @@ enum LogRecord {
         csluice_crc32c(csluice_crc32c(0, record + 4, 4), record + headerBytes, length)
     }
 
-    /// Recomputes the checksum after a field of the payload was patched (the sequence number,
-    /// assigned by the committer).
+    /// Computes the checksum of the record at `start` from its length and payload.
     static func reseal(_ start: Int, in raw: UnsafeMutableRawBufferPointer) {
         let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4, as: UInt32.self)))
         raw.storeBytes(of: checksum(UnsafeRawPointer(raw.baseAddress! + start), length: length).littleEndian,
