@@ -3,7 +3,9 @@
 //   CSluice     C shims for kernel interfaces Glibc does not import cleanly (epoll, eventfd, ...)
 //   SluiceIO    the I/O engine: syscalls, sockets, epoll event loops, timers, the lock-free queue
 //   SluiceHTTP  HTTP/1.1 on SluiceIO: in-place parser, server with routes, pooled client
-//   SluiceCloudEvents  the event model (one allocation per event), JSON format, HTTP binding
+//   SluiceCloudEvents  the event model (one allocation per event), validation, JSON format,
+//               the storage codec: no I/O
+//   SluiceCloudEventsHTTP  the CloudEvents HTTP protocol binding (beside it later: Kafka, AMQP)
 //   SluiceConfig  Knative manifests (Yams) into a checked model, problems as file:line
 //   SluiceFilter  trigger filters compiled once, the trigger index, CESQL
 //   SluiceStorage  where a broker's events wait for their triggers (memory; disk)
@@ -42,6 +44,7 @@ let package = Package(
         .library(name: "SluiceIO", targets: ["SluiceIO"]),
         .library(name: "SluiceHTTP", targets: ["SluiceHTTP"]),
         .library(name: "SluiceCloudEvents", targets: ["SluiceCloudEvents"]),
+        .library(name: "SluiceCloudEventsHTTP", targets: ["SluiceCloudEventsHTTP"]),
         .library(name: "SluiceFilter", targets: ["SluiceFilter"]),
         .library(name: "SluiceStorage", targets: ["SluiceStorage"]),
     ],
@@ -67,9 +70,10 @@ let package = Package(
             ],
             swiftSettings: fast
         ),
+        .target(name: "SluiceCloudEvents", swiftSettings: fast),
         .target(
-            name: "SluiceCloudEvents",
-            dependencies: ["SluiceIO", "SluiceHTTP"],
+            name: "SluiceCloudEventsHTTP",
+            dependencies: ["SluiceCloudEvents", "SluiceIO", "SluiceHTTP"],
             swiftSettings: fast
         ),
         .target(
@@ -84,13 +88,13 @@ let package = Package(
         ),
         .target(
             name: "SluiceStorage",
-            dependencies: ["CSluice", "SluiceIO", "SluiceCloudEvents", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SluiceIO", "SluiceCloudEvents", .product(name: "Logging", package: "swift-log")],
             swiftSettings: fast
         ),
         .target(
             name: "SluiceDelivery",
             dependencies: [
-                "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceStorage", "SluiceConfig", "CSluice",
+                "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceCloudEventsHTTP", "SluiceStorage", "SluiceConfig",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fast
@@ -98,7 +102,8 @@ let package = Package(
         .target(
             name: "SluiceBroker",
             dependencies: [
-                "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceConfig", "SluiceFilter", "SluiceStorage", "SluiceDelivery", "CSluice",
+                "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceCloudEventsHTTP", "SluiceConfig", "SluiceFilter",
+                "SluiceStorage", "SluiceDelivery",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fast
@@ -106,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "CSluice", "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker",
+                "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -125,7 +130,9 @@ let package = Package(
         .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceCloudEvents", "SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceStorageTests", dependencies: ["SluiceStorage", "SluiceCloudEvents", "SluiceIO"], swiftSettings: strict),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
-        .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents", "SluiceHTTP"], swiftSettings: strict),
+        .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents"], swiftSettings: strict),
+        .testTarget(name: "SluiceCloudEventsHTTPTests", dependencies: ["SluiceCloudEventsHTTP", "SluiceCloudEvents", "SluiceHTTP"],
+                    swiftSettings: strict),
         // What the end-to-end tests share: the `sluice` process harness, a recording subscriber.
         .target(name: "SluiceTestSupport", dependencies: ["SluiceHTTP", "SluiceIO"], path: "Tests/SluiceTestSupport", swiftSettings: strict),
         // Runs the built `sluice` binary (serve, probes, signals, exit codes).

@@ -2,6 +2,7 @@ import SluiceCloudEvents
 import SluiceDelivery
 import SluiceFilter
 import SluiceStorage
+import Synchronization
 
 /// One broker as configured now: its trigger index and the queues of its triggers, aligned
 /// with the index's trigger numbers. Immutable; a reload builds a new one that shares the
@@ -73,7 +74,6 @@ public final class BrokerRuntime: Sendable {
     }
 }
 
-import Synchronization
 
 /// Counters of one broker's ingress.
 public final class BrokerMetrics: Sendable {

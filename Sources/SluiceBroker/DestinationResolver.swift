@@ -1,3 +1,4 @@
+import SluiceCloudEvents
 import SluiceConfig
 import SluiceDelivery
 import SluiceHTTP
@@ -78,5 +79,3 @@ struct BrokerSink: EventSink {
         }
     }
 }
-
-import SluiceCloudEvents

@@ -1,5 +1,6 @@
 import Logging
 import SluiceCloudEvents
+import SluiceCloudEventsHTTP
 import SluiceDelivery
 import SluiceHTTP
 import SluiceIO

@@ -1,6 +1,6 @@
-import CSluice
 import Glibc
 import SluiceCloudEvents
+import SluiceIO
 
 /// What a Knative broker ingress adds to every event it accepts (Knative's
 /// `ingress_handler.go` and `ttl.go`): `knativearrivaltime`, and the `knativebrokerttl` loop
@@ -62,9 +62,7 @@ final class ArrivalClock: @unchecked Sendable {  // used by one loop
 
     /// Writes the timestamp (27 bytes) at `output`; returns its length.
     func writeNow(to output: UnsafeMutableRawPointer) -> Int {
-        var seconds: Int64 = 0
-        var nanoseconds: Int32 = 0
-        csluice_realtime(&seconds, &nanoseconds)
+        let (seconds, nanoseconds) = WallClock.now()
         if seconds != second {
             second = seconds
             formatPrefix(seconds)

@@ -35,13 +35,3 @@ public enum CloudEventError: Error, Equatable, Sendable, CustomStringConvertible
         }
     }
 }
-
-/// `withUnsafeBytes` for bodies that throw `CloudEventError` (the standard one only rethrows
-/// untyped errors).
-@inline(__always)
-func withBytes<Result>(of array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(CloudEventError) -> Result) throws(CloudEventError) -> Result {
-    let outcome: Swift.Result<Result, CloudEventError> = array.withUnsafeBytes { bytes in
-        Swift.Result { () throws(CloudEventError) in try body(bytes) }
-    }
-    return try outcome.get()
-}

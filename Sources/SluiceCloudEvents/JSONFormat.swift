@@ -270,9 +270,6 @@ public enum MediaType {
     }
 }
 
-@inline(__always)
-func asciiLowercase(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
-
 extension Array where Element == UInt8 {
     func hasSuffix(_ suffix: String) -> Bool {
         let tail = Array(suffix.utf8)

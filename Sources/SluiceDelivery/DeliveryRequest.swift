@@ -1,4 +1,5 @@
 import SluiceCloudEvents
+import SluiceCloudEventsHTTP
 import SluiceHTTP
 import SluiceIO
 

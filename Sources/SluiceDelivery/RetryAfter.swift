@@ -1,4 +1,4 @@
-import CSluice
+import SluiceIO
 
 /// Parses a `Retry-After` value: delay-seconds or an HTTP-date (IMF-fixdate) (RFC 9110 §10.2.3).
 public enum RetryAfter {
@@ -11,12 +11,7 @@ public enum RetryAfter {
         return .seconds(max(0, min(date - epochSeconds, 86_400)))
     }
 
-    public static func currentEpochSeconds() -> Int {
-        var seconds: Int64 = 0
-        var nanoseconds: Int32 = 0
-        csluice_realtime(&seconds, &nanoseconds)
-        return Int(seconds)
-    }
+    public static func currentEpochSeconds() -> Int { Int(WallClock.seconds()) }
 
     /// "Sun, 06 Nov 1994 08:49:37 GMT" → seconds since the epoch.
     static func parseIMFFixdate(_ text: String) -> Int? {

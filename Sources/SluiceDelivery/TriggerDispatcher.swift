@@ -1,6 +1,6 @@
-import CSluice
 import Logging
 import SluiceCloudEvents
+import SluiceCloudEventsHTTP
 import SluiceHTTP
 import SluiceIO
 import SluiceStorage
@@ -323,22 +323,6 @@ public final class TriggerDelivery: Sendable {
         } else {
             shards[0].wake()
         }
-    }
-}
-
-/// Milliseconds since the epoch: when a retry is due, in a form that means the same after a
-/// restart.
-enum WallClock {
-    static func milliseconds() -> Int64 {
-        var seconds: Int64 = 0
-        var nanoseconds: Int32 = 0
-        csluice_realtime(&seconds, &nanoseconds)
-        return seconds * 1000 + Int64(nanoseconds / 1_000_000)
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }
 

@@ -1,3 +1,5 @@
+import SluiceCloudEvents
+
 /// An open-addressing hash table keyed by byte strings, looked up with a borrowed buffer:
 /// no String and no array is made per lookup. Built once at config load; read-only after.
 public struct ByteKeyTable<Value: Sendable>: Sendable {
@@ -69,7 +71,6 @@ public struct ByteKeyTable<Value: Sendable>: Sendable {
     }
 }
 
-import SluiceCloudEvents
 
 enum SluiceCloudEventsBytes {
     @inline(__always)

@@ -1,4 +1,3 @@
-import CSluice
 import Glibc
 import SluiceIO
 
@@ -19,10 +18,7 @@ final class DateHeader {
 
     /// Now in the HTTP date format, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7).
     static func imfFixdate() -> String {
-        var seconds: Int64 = 0
-        var nanoseconds: Int32 = 0
-        csluice_realtime(&seconds, &nanoseconds)
-        return format(epochSeconds: Int(seconds))
+        format(epochSeconds: Int(WallClock.seconds()))
     }
 
     static func format(epochSeconds: Int) -> String {

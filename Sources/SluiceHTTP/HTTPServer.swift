@@ -185,7 +185,7 @@ final class Listener: EventHandler {
         let open = server.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
         if open > server.configuration.maxConnections || state.draining {
             server.openConnections.wrappingSubtract(1, ordering: .relaxed)
-            HTTPServer.overloaded.withUnsafeBytes { _ = try? Syscall.write(client, $0.baseAddress!, $0.count) }
+            HTTPServer.overloaded.withUnsafeBytes { _ = try? Syscall.send(client, $0.baseAddress!, $0.count) }
             Syscall.close(client)
             return
         }

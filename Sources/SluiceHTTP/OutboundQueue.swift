@@ -51,7 +51,7 @@ final class OutboundQueue {
             do {
                 if tailSent == tail.count {
                     let bytes = buffer.readableBytes
-                    written = try Syscall.write(fd, bytes.baseAddress!, bytes.count)
+                    written = try Syscall.send(fd, bytes.baseAddress!, bytes.count)
                 } else {
                     written = try writeVectored(fd)
                 }
@@ -82,7 +82,7 @@ final class OutboundQueue {
                 }
                 iov[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: rest.baseAddress), iov_len: rest.count)
                 count += 1
-                return Result { () throws(IOError) in try Syscall.writev(fd, UnsafePointer(iov.baseAddress!), Int32(count)) }
+                return Result { () throws(IOError) in try Syscall.sendv(fd, UnsafePointer(iov.baseAddress!), Int32(count)) }
             }
         }
         return try result.get()

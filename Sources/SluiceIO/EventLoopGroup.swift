@@ -9,7 +9,6 @@ public final class EventLoopGroup: Sendable {
     /// Starts `loopCount` loops, each on its own thread. `makeSelector` is the kernel seam.
     public init(loopCount: Int = LoopThread.processorCount,
                 makeSelector: () throws(IOError) -> any Selector = { () throws(IOError) in try EpollSelector() }) throws(IOError) {
-        Syscall.ignoreSIGPIPE()
         var loops: [EventLoop] = []
         for index in 0..<max(1, loopCount) {
             do {

@@ -44,27 +44,33 @@ public enum Syscall {
         }
     }
 
+    /// Sends on a socket. MSG_NOSIGNAL makes a write to a peer that went away fail with EPIPE
+    /// instead of raising SIGPIPE, so the engine needs no process-wide signal policy.
     @inline(__always)
-    public static func write(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) throws(IOError) -> IOResult<Int> {
+    public static func send(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) throws(IOError) -> IOResult<Int> {
         while true {
-            let n = Glibc.write(fd, buffer, count)
+            let n = Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL))
             if n >= 0 { return .done(n) }
             let code = Glibc.errno
             if code == EINTR { continue }
             if isWouldBlock(code) { return .wouldBlock }
-            throw IOError(errno: code, call: "write")
+            throw IOError(errno: code, call: "send")
         }
     }
 
+    /// Sends several buffers on a socket with one call (sendmsg, MSG_NOSIGNAL as in `send`).
     @inline(__always)
-    public static func writev(_ fd: Int32, _ vectors: UnsafePointer<iovec>, _ count: Int32) throws(IOError) -> IOResult<Int> {
+    public static func sendv(_ fd: Int32, _ vectors: UnsafePointer<iovec>, _ count: Int32) throws(IOError) -> IOResult<Int> {
+        var message = msghdr()
+        message.msg_iov = UnsafeMutablePointer(mutating: vectors)
+        message.msg_iovlen = Int(count)
         while true {
-            let n = Glibc.writev(fd, vectors, count)
+            let n = Glibc.sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
             if n >= 0 { return .done(n) }
             let code = Glibc.errno
             if code == EINTR { continue }
             if isWouldBlock(code) { return .wouldBlock }
-            throw IOError(errno: code, call: "writev")
+            throw IOError(errno: code, call: "sendmsg")
         }
     }
 
@@ -109,8 +115,4 @@ public enum Syscall {
         if rc < 0 { throw IOError(errno: Glibc.errno, call: call) }
     }
 
-    /// Writes on a closed socket must fail with EPIPE instead of killing the process.
-    public static func ignoreSIGPIPE() {
-        _ = signal(SIGPIPE, SIG_IGN)
-    }
 }

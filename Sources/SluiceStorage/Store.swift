@@ -1,4 +1,5 @@
 import SluiceCloudEvents
+import Synchronization
 
 /// Why events could not be stored: the one error type of the storage module. The ingress maps
 /// `full` to 503 with Retry-After and `failed` to 503 with the reason logged.
@@ -77,7 +78,6 @@ public protocol BrokerStore: AnyObject, Sendable {
     func close()
 }
 
-import Synchronization
 
 /// Counters of a durable store.
 public final class StorageMetrics: Sendable {

@@ -1,6 +1,8 @@
-import CSluice
 import SluiceBroker
+import SluiceDelivery
 import SluiceHTTP
+import SluiceIO
+import SluiceStorage
 
 /// Process, broker and trigger figures in the Prometheus text format.
 enum ProcessMetrics {
@@ -8,7 +10,7 @@ enum ProcessMetrics {
         var text = """
             # HELP process_resident_memory_bytes Resident memory size in bytes.
             # TYPE process_resident_memory_bytes gauge
-            process_resident_memory_bytes \(csluice_resident_bytes())
+            process_resident_memory_bytes \(ProcessMemory.residentBytes())
             # HELP sluice_http_open_connections Open client connections on the ingress port.
             # TYPE sluice_http_open_connections gauge
             sluice_http_open_connections \(ingress.connectionCount)
@@ -58,8 +60,6 @@ enum ProcessMetrics {
     }
 }
 
-import SluiceDelivery
-import SluiceStorage
 
 /// A snapshot of a dispatcher's counters.
 struct DeliveryCounters {

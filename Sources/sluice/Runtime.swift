@@ -1,5 +1,4 @@
 import ArgumentParser
-import CSluice
 import Dispatch
 import Glibc
 import Logging
@@ -122,10 +121,10 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
     /// file pages the kernel would reclaim under pressure anyway; releasing them now makes the
     /// resident size show the real working set (a few MB) instead of start-up's footprint.
     private func releaseStartupPages() {
-        let before = csluice_resident_bytes()
-        _ = csluice_release_file_pages()
+        let before = ProcessMemory.residentBytes()
+        ProcessMemory.releaseFilePages()
         logger.debug("released start-up pages", metadata: [
-            "rssBefore": "\(before / 1024) kB", "rssAfter": "\(csluice_resident_bytes() / 1024) kB",
+            "rssBefore": "\(before / 1024) kB", "rssAfter": "\(ProcessMemory.residentBytes() / 1024) kB",
         ])
     }
 
@@ -217,8 +216,6 @@ struct ExitError: Error, CustomStringConvertible {
 /// be creatable) and take a durable write.
 enum DataDirectory {
     static func prepare(_ path: String) throws {
-        // A size limit on files (ulimit -f) must surface as a write error, not kill the process.
-        signal(SIGXFSZ, SIG_IGN)
         let fileSystem = PosixFileSystem()
         let probe = "\(path)/.sluice-probe-\(getpid())"
         do throws(StorageError) {

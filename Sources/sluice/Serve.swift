@@ -85,6 +85,7 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        ProcessPolicy.apply()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

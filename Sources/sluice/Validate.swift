@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import SluiceBroker
 import SluiceConfig
 
@@ -53,5 +54,3 @@ struct StandardError: TextOutputStream {
         string.withUTF8 { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
     }
 }
-
-import Glibc

@@ -1,3 +1,5 @@
+import SluiceCloudEvents
+
 /// CloudEvents SQL (CESQL v1): expressions compiled once and evaluated per event.
 ///
 /// Choices the specification leaves open, made to match the reference SDKs (sdk-go, which
@@ -183,7 +185,6 @@ struct CESQLLexer {
     private func isWordByte(_ byte: UInt8) -> Bool { isLetter(byte) || isDigit(byte) || byte == 0x5F }
 }
 
-import SluiceCloudEvents
 
 enum AttributeValidationBridge {
     /// `[+-]?[0-9]+` within Int32, leading zeros allowed.

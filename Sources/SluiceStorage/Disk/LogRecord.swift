@@ -1,4 +1,4 @@
-import CSluice
+import SluiceIO
 
 /// The records of a broker's log. Every record is framed the same way:
 ///
@@ -50,7 +50,7 @@ enum LogRecord {
     /// The checksum of the record at `record`: its length field, then its payload.
     @inline(__always)
     static func checksum(_ record: UnsafeRawPointer, length: Int) -> UInt32 {
-        csluice_crc32c(csluice_crc32c(0, record + 4, 4), record + headerBytes, length)
+        CRC32C.update(CRC32C.update(0, record + 4, count: 4), record + headerBytes, count: length)
     }
 
     /// Computes the checksum of the record at `start` from its length and payload.

@@ -1,3 +1,4 @@
+import SluiceCloudEvents
 import SluiceHTTP
 import SluiceIO
 
@@ -250,17 +251,4 @@ extension HTTPBinding {
         writeBinaryHeaders(of: event, into: buffer, skip: skip)
         output.append(contentsOf: buffer.readableBytes)
     }
-}
-
-@inline(__always)
-func asciiEqualsLowercase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-    guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-    for index in 0..<bytes.count where asciiLowercase(bytes[index]) != lowercase.utf8Start[index] { return false }
-    return true
-}
-
-@inline(__always)
-func startsWithCaseInsensitive(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-    guard bytes.count >= lowercase.utf8CodeUnitCount else { return false }
-    return asciiEqualsLowercase(UnsafeRawBufferPointer(rebasing: bytes[..<lowercase.utf8CodeUnitCount]), lowercase)
 }

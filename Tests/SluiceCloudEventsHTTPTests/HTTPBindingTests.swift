@@ -1,4 +1,5 @@
 import SluiceCloudEvents
+import SluiceCloudEventsHTTP
 import SluiceHTTP
 import Testing
 
@@ -148,7 +149,7 @@ struct DecodingTests {
     }
 }
 
-@Suite("HTTP binding: encoding and primitives")
+@Suite("HTTP binding: encoding")
 struct EncodingTests {
     @Test func binaryHeadersForDelivery() throws {
         let event = try decode(minimalBinary + [("Content-Type", "text/plain"), ("ce-note", "Euro € 😀"),
@@ -164,47 +165,5 @@ struct EncodingTests {
         #expect(text.contains("ce-specversion: 1.0\r\n"))
         #expect(!text.contains("knativebrokerttl"))
         #expect(!text.contains("ce-datacontenttype"))
-    }
-
-    @Test func jsonEncodingRoundTrips() throws {
-        let original = try decode(minimalBinary + [("Content-Type", "application/octet-stream"), ("ce-count", "3")], "\u{01}\u{02}")[0]
-        let json = JSONFormat.encode(original)
-        let text = String(decoding: json, as: UTF8.self)
-        #expect(text.contains(#""data_base64":"AQI=""#))
-        let again = try decode([("Content-Type", "application/cloudevents+json")], text)[0]
-        #expect(again.data == [1, 2])
-        #expect(again.attributes.map(\.name) == original.attributes.map(\.name))
-        let jsonData = try decode(minimalBinary + [("Content-Type", "application/json")], #"{"a":[1,2]}"#)[0]
-        #expect(String(decoding: JSONFormat.encode(jsonData), as: UTF8.self).hasSuffix(#","data":{"a":[1,2]}}"#))
-    }
-
-    @Test("RFC 3339 timestamps", arguments: [
-        ("2018-04-05T17:31:00Z", true), ("2018-04-05T17:31:00.123456789+01:00", true), ("2018-04-05t17:31:00z", true),
-        ("2018-04-05T17:31:00-01:00", true), ("2016-02-29T00:00:00Z", true), ("2018-04-05T18:31Z", false),
-        ("2018-04-05T17:31:00X", false), ("2018-04-05T17:31:00+25:00", false), ("2018-04-05T17:31:00+xx:00", false),
-        ("2018-04-05T17:31:00+05", false), ("lunchtime", false), ("2017-02-29T00:00:00Z", false), ("2018-13-01T00:00:00Z", false),
-    ])
-    func timestamps(text: String, valid: Bool) {
-        #expect(Array(text.utf8).withUnsafeBytes { AttributeValidation.isRFC3339($0) } == valid, "\(text)")
-    }
-
-    @Test func base64() {
-        #expect(Base64.encode(UnsafeRawBufferPointer(start: nil, count: 0)) == "")
-        for sample in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
-            let encoded = Array(sample.utf8).withUnsafeBytes { Base64.encode($0) }
-            #expect(Array(encoded.utf8).withUnsafeBytes { Base64.decode($0) } == Array(sample.utf8))
-        }
-        for bad in ["Zg=", "Zm9v!", "Zh==", "===="] {
-            #expect(Array(bad.utf8).withUnsafeBytes { Base64.decode($0) } == nil, "\(bad)")
-        }
-    }
-
-    @Test func integers() {
-        for (text, value) in [("0", Int32(0)), ("-2147483648", Int32.min), ("2147483647", Int32.max), ("42", 42)] {
-            #expect(Array(text.utf8).withUnsafeBytes { AttributeValidation.parseInt32($0, allowPlus: false, allowLeadingZeros: false) } == value)
-        }
-        for bad in ["2147483648", "-2147483649", "01", "+1", "-0", "1.0", "", "-"] {
-            #expect(!Array(bad.utf8).withUnsafeBytes { AttributeValidation.isCanonicalInt32($0) }, "\(bad)")
-        }
     }
 }
