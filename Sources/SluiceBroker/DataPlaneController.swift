@@ -38,7 +38,9 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
     let client: HTTPClient
     let logger: Logger
     private let lock = Locked(())
-    private var stores: [String: any BrokerStore] = [:]
+    private var backends: [String: any BrokerBackend] = [:]
+    /// Which factory opens the storage of which broker class.
+    public let brokerClasses: BrokerClasses
     private var dispatchers: [String: TriggerDelivery] = [:]
     private let currentPlane = Locked(DataPlane.empty)
     /// Called with each new data plane (the ingress publishes it to every loop).
@@ -46,6 +48,7 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
 
     public init(options: DataPlaneOptions, group: EventLoopGroup, client: HTTPClient, logger: Logger = Logger(label: "sluice.broker")) {
         self.options = options
+        brokerClasses = BrokerClasses(defaultFactory: LocalBrokerFactory(options: options, logger: logger))
         self.group = group
         self.client = client
         self.logger = logger
@@ -106,9 +109,9 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
         let failure: StorageError? = lock.withLock { _ in
             for broker in manifests.brokers {
                 let key = "\(broker.meta.namespace)/\(broker.meta.name)"
-                guard stores[key] == nil else { continue }
+                guard backends[key] == nil else { continue }
                 do throws(StorageError) {
-                    stores[key] = try makeStore(namespace: broker.meta.namespace, name: broker.meta.name)
+                    backends[key] = try brokerClasses.factory(for: broker).open(broker)
                 } catch {
                     return error
                 }
@@ -121,7 +124,7 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
     /// Writes what the stores hold pending and closes them (at shutdown, after delivery stopped).
     public func closeStores() {
         lock.withLock { _ in
-            for store in stores.values { store.close() }
+            for backend in backends.values { backend.close() }
         }
     }
 
@@ -132,23 +135,23 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
         var liveDispatchers: [String: TriggerDelivery] = [:]
         for broker in manifests.brokers {
             let key = "\(broker.meta.namespace)/\(broker.meta.name)"
-            let store: any BrokerStore
-            if let existing = stores[key] {
-                store = existing
+            let backend: any BrokerBackend
+            if let existing = backends[key] {
+                backend = existing
             } else {
                 do throws(StorageError) {
-                    store = try makeStore(namespace: broker.meta.namespace, name: broker.meta.name)
+                    backend = try brokerClasses.factory(for: broker).open(broker)
                 } catch {
                     logger.error("broker \(key) has no store and is not served: \(error)")
                     continue
                 }
-                stores[key] = store
+                backends[key] = backend
             }
             let triggers = manifests.triggers
                 .filter { $0.meta.namespace == broker.meta.namespace && $0.broker == broker.meta.name }
                 .sorted { $0.meta.name < $1.meta.name }
-            var filters: [Filter] = []
-            var queues: [any TriggerQueue] = []
+            var bound: [(key: String, filter: Filter)] = []
+            var routes: [TriggerDispatcher.Route] = []
             for trigger in triggers {
                 let triggerKey = "\(trigger.meta.namespace)/\(trigger.meta.name)"
                 // `check` compiled every filter and resolved every destination already.
@@ -157,9 +160,12 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
                     logger.error("trigger \(triggerKey) could not be built; skipped")
                     continue
                 }
-                filters.append(filter)
-                let queue = store.queue(forTrigger: triggerKey)
-                queues.append(queue)
+                bound.append((triggerKey, filter))
+                routes.append(route)
+            }
+            let metrics = currentPlane.withLock { $0.brokers[key]?.metrics } ?? BrokerMetrics()
+            let (intake, queues) = backend.bind(triggers: bound, metrics: metrics)
+            for ((triggerKey, _), (route, queue)) in zip(bound, zip(routes, queues)) {
                 if let existing = dispatchers[triggerKey], existing.queue === queue {
                     existing.update(route)
                     liveDispatchers[triggerKey] = existing
@@ -170,33 +176,16 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
                     liveDispatchers[triggerKey] = delivery
                 }
             }
-            store.retainOnly(triggers: Set(queues.map(\.key)))
-            brokers[key] = BrokerRuntime(namespace: broker.meta.namespace, name: broker.meta.name, store: store,
-                                         index: TriggerIndex(filters: filters), queues: queues,
-                                         metrics: currentPlane.withLock { $0.brokers[key]?.metrics } ?? BrokerMetrics())
+            brokers[key] = BrokerRuntime(namespace: broker.meta.namespace, name: broker.meta.name, backend: backend,
+                                         intake: intake, metrics: metrics)
         }
         for (key, dispatcher) in dispatchers where liveDispatchers[key] == nil { dispatcher.stop() }
-        for (key, store) in stores where brokers[key] == nil {
-            store.close()
-            stores[key] = nil
+        for (key, backend) in backends where brokers[key] == nil {
+            backend.close()
+            backends[key] = nil
         }
         dispatchers = liveDispatchers
         return DataPlane(brokers: brokers, dispatchers: liveDispatchers)
-    }
-
-    private func makeStore(namespace: String, name: String) throws(StorageError) -> any BrokerStore {
-        switch options.storage {
-        case .memory:
-            return MemoryStore(maxEventsPerTrigger: options.maxEventsPerTrigger, maxBytes: options.maxBrokerBytes)
-        case .disk(let directory):
-            // Namespaces and names are RFC 1123 labels (checked at load), safe as path parts.
-            var diskOptions = DiskStore.Options(directory: "\(directory)/\(namespace)/\(name)")
-            diskOptions.maxEventsPerTrigger = options.maxEventsPerTrigger
-            diskOptions.maxMemoryBytes = options.maxBrokerBytes
-            diskOptions.maxDiskBytes = options.maxDiskBytes
-            diskOptions.segmentBytes = options.segmentBytes
-            return try DiskStore(options: diskOptions, logger: logger)
-        }
     }
 
     /// A trigger's delivery: its own spec, else its broker's, else `config-br-defaults`.

@@ -70,11 +70,7 @@ public final class Ingress: Sendable {
             responder.respond(Answers.methodNotAllowed)
             return
         }
-        guard let loop = EventLoop.currentLoop else {
-            responder.respond(status: .internalServerError, text: "ingress called off its event loop\n")
-            return
-        }
-        let state = states[loop.index]
+        let state = states[responder.loop.index]
         guard let broker = state.plane.broker(path: request.path) else {
             responder.respond(status: .notFound, headers: Answers.allow,
                               text: "broker \(request.parameterString(0))/\(request.parameterString(1)) not found\n")
@@ -92,11 +88,6 @@ public final class Ingress: Sendable {
             broker.metrics.refusedInvalid.add(1, ordering: .relaxed)
             let status: HTTPStatus = if case .unsupportedFormat = error { HTTPStatus(code: 415) } else { .badRequest }
             responder.respond(status: status, headers: Answers.allow, text: "\(error)\n")
-            return
-        }
-        if broker.store.completesSynchronously {
-            let failure = broker.storeNow(events, scratch: &state.scratch)
-            responder.respond(failure.map(Answers.storageFailure) ?? Answers.accepted)
             return
         }
         let deferred = responder.deferResponse()
@@ -119,12 +110,19 @@ enum Answers {
                                                    body: Array("only POST and OPTIONS are allowed\n".utf8))
     static let notFoundRoot = PreparedResponse(status: .notFound, headers: allow + [("Content-Type", "text/plain")],
                                                body: Array("no broker at /: POST to /<namespace>/<broker>\n".utf8))
-    static let full = PreparedResponse(status: .serviceUnavailable, headers: allow + [("Retry-After", "1"), ("Content-Type", "text/plain")],
-                                       body: Array("the broker is full; retry later\n".utf8))
+    static let full = full(retryAfterSeconds: 1)
+    /// The answers for a full broker, by the seconds they ask producers to wait.
+    private static let fullBySeconds = (0...10).map { full(retryAfterSeconds: $0) }
+
+    static func full(retryAfterSeconds seconds: Int) -> PreparedResponse {
+        PreparedResponse(status: .serviceUnavailable, headers: allow + [("Retry-After", String(seconds)), ("Content-Type", "text/plain")],
+                         body: Array("the broker is full; retry later\n".utf8))
+    }
 
     static func storageFailure(_ error: StorageError) -> PreparedResponse {
         switch error {
-        case .full: return full
+        case .full(let seconds):
+            return fullBySeconds.indices.contains(seconds) ? fullBySeconds[seconds] : full(retryAfterSeconds: max(1, seconds))
         case .failed(let reason):
             return PreparedResponse(status: .serviceUnavailable, headers: allow + [("Retry-After", "1"), ("Content-Type", "text/plain")],
                                     body: Array("event not stored: \(reason)\n".utf8))

@@ -17,6 +17,9 @@ public struct HTTPResponder: ~Copyable {
         self.sequence = sequence
     }
 
+    /// The event loop serving this request: handlers keep per-loop state by its index.
+    public var loop: EventLoop { connection.loop }
+
     public mutating func respond(_ response: HTTPResponse) {
         guard state == .open else { return }
         state = .answered

@@ -11,12 +11,21 @@ protocol TriggerQueueOwner: AnyObject, Sendable {
 /// One trigger's events in memory, in a bounded lock-free ring: the queue of both stores (the
 /// disk store keeps its events here too once they are durable). Producers `reserve` a place
 /// first, so an event goes to all of its triggers or to none.
-final class RingTriggerQueue: TriggerQueue, @unchecked Sendable {  // waker: written once before use
-    let key: String
+public final class RingTriggerQueue: TriggerQueue, @unchecked Sendable {  // waker: written once before use
+    /// What `reserve` found.
+    enum Reservation {
+        case reserved
+        /// The queue is at its capacity.
+        case full
+        /// The trigger was removed; nothing was reserved.
+        case removed
+    }
+
+    public let key: String
     /// The trigger's number in its store's log (0 in memory).
     let id: UInt32
     private let ring: MPMCQueue<StoredEvent>
-    private let capacity: Int
+    public let capacity: Int
     /// Events reserved, queued or in flight (released by `done`).
     private let held = Atomic<Int>(0)
     private weak var owner: (any TriggerQueueOwner)?
@@ -36,21 +45,21 @@ final class RingTriggerQueue: TriggerQueue, @unchecked Sendable {  // waker: wri
         held.store(recovered.count, ordering: .relaxed)
     }
 
-    var depth: Int { held.load(ordering: .relaxed) }
-    var hasWaiting: Bool { !ring.isEmpty }
+    public var depth: Int { held.load(ordering: .relaxed) }
+    public var hasWaiting: Bool { !ring.isEmpty }
     var isDiscarded: Bool { discarded.load(ordering: .relaxed) }
 
-    func setWaker(_ waker: @escaping @Sendable () -> Void) {
+    public func setWaker(_ waker: @escaping @Sendable () -> Void) {
         self.waker = waker
     }
 
-    func reserve() -> Bool {
-        if discarded.load(ordering: .relaxed) { return false }
+    func reserve() -> Reservation {
+        if discarded.load(ordering: .relaxed) { return .removed }
         if held.add(1, ordering: .relaxed).newValue > capacity {
             held.subtract(1, ordering: .relaxed)
-            return false
+            return .full
         }
-        return true
+        return .reserved
     }
 
     func unreserve() {
@@ -68,16 +77,16 @@ final class RingTriggerQueue: TriggerQueue, @unchecked Sendable {  // waker: wri
         waker?()
     }
 
-    func next() -> StoredEvent? {
+    public func next() -> StoredEvent? {
         ring.tryDequeue()
     }
 
-    func done(_ event: StoredEvent) {
+    public func done(_ event: StoredEvent) {
         held.subtract(1, ordering: .relaxed)
         owner?.finished(event, by: self)
     }
 
-    func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64) {
+    public func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64) {
         owner?.retrying(event, attempts: attempts, nextAttemptAt: nextAttemptAt, by: self)
     }
 

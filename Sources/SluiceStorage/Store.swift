@@ -1,10 +1,9 @@
 import SluiceCloudEvents
-import Synchronization
 
 /// Why events could not be stored: the one error type of the storage module. The ingress maps
-/// `full` to 503 with Retry-After and `failed` to 503 with the reason logged.
+/// `full` to 503 with its Retry-After and `failed` to 503 with the reason logged.
 public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The broker is at its bound (events or bytes); retry after this many seconds.
+    /// The broker is at one of its bounds; worth trying again after this many seconds.
     case full(retryAfterSeconds: Int)
     /// Storing failed (for example an I/O error); nothing was acknowledged.
     case failed(String)
@@ -17,25 +16,41 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Where an event sits in the stream it was stored in: a partition and an offset in it. The
+/// memory and disk stores have one partition (0) and number events in arrival order; a store
+/// on Kafka has the topic's partitions and their offsets. Positions order events within a
+/// partition only.
+public struct StreamPosition: Hashable, Sendable, CustomStringConvertible {
+    public var partition: Int32
+    public var offset: UInt64
+
+    public init(partition: Int32 = 0, offset: UInt64) {
+        self.partition = partition
+        self.offset = offset
+    }
+
+    public var description: String { "\(partition):\(offset)" }
+}
+
 /// An event as a trigger receives it from the store: the event, its position in the
-/// broker's stream (increasing; the unit of acknowledgement) and, for an event recovered from
-/// disk in the middle of its retries, the attempts already made and when the next is due.
+/// broker's stream (the unit of acknowledgement) and, for an event recovered from disk in the
+/// middle of its retries, the attempts already made and when the next is due.
 public struct StoredEvent: Sendable {
     public let event: CloudEvent
-    public let sequence: UInt64
+    public let position: StreamPosition
     /// Delivery attempts made before this process took the event over (0 for a new event).
     public var attemptsMade: Int = 0
     /// When the next attempt is due, in milliseconds since the epoch (0: now).
     public var nextAttemptAt: Int64 = 0
 
-    public init(event: CloudEvent, sequence: UInt64) {
+    public init(event: CloudEvent, position: StreamPosition) {
         self.event = event
-        self.sequence = sequence
+        self.position = position
     }
 }
 
 /// One trigger's view of its broker's events: the events it matched, in order, until it
-/// reports each one done. Consumed by exactly one dispatcher.
+/// reports each one done. Consumed by one trigger's dispatchers.
 public protocol TriggerQueue: AnyObject, Sendable {
     /// The trigger's key in its store ("namespace/name").
     var key: String { get }
@@ -51,46 +66,40 @@ public protocol TriggerQueue: AnyObject, Sendable {
     func setWaker(_ waker: @escaping @Sendable () -> Void)
     /// Events waiting or in flight.
     var depth: Int { get }
+    /// The most events the queue holds (waiting and in flight).
+    var capacity: Int { get }
     /// True when events are waiting to be taken (an estimate under concurrency).
     var hasWaiting: Bool { get }
 }
 
+/// Events for some of a store's triggers: what one `append` stores.
+public struct StoreEntry<Queue: TriggerQueue>: Sendable {
+    public var event: CloudEvent
+    public var queues: [Queue]
+
+    public init(event: CloudEvent, queues: [Queue]) {
+        self.event = event
+        self.queues = queues
+    }
+}
+
 /// Where a broker's events live between ingress and delivery. Implementations decide what
 /// "stored" means: in memory, or durable on disk. Either way an event is acknowledged to its
-/// producer only after `append` succeeded.
+/// producer only after `append` completed without an error.
 public protocol BrokerStore: AnyObject, Sendable {
+    associatedtype Queue: TriggerQueue
+
     /// The queue of the trigger with `key`, created on first use and kept across reloads.
-    func queue(forTrigger key: String) -> any TriggerQueue
-    /// Forgets triggers that are not in `keys` any more, releasing what they held.
+    func queue(forTrigger key: String) -> Queue
+    /// Forgets triggers that are not in `keys` any more, releasing what they held. Appends
+    /// racing with it skip the removed queues rather than fail.
     func retainOnly(triggers keys: Set<String>)
-    /// True when `appendNow` is the way to store (no waiting on I/O).
-    var completesSynchronously: Bool { get }
-    /// The most events a trigger's queue holds, if the store bounds queues that way.
-    var eventsPerTriggerLimit: Int? { get }
-    /// Stores `event` for `queues` right away.
-    func appendNow(_ event: CloudEvent, to queues: [any TriggerQueue]) -> StorageError?
-    /// Stores `events`, calling `completion` once all are stored or with why they were not.
-    func append(_ events: [(event: CloudEvent, queues: [any TriggerQueue])],
-                completion: @escaping @Sendable (StorageError?) -> Void)
+    /// Stores `entries`, all or none, and calls `completion` once they are stored (nil) or
+    /// with why they were not. `completion` may run before `append` returns (a store that
+    /// does not wait on I/O) or later on another thread.
+    func append(_ entries: [StoreEntry<Queue>], completion: @escaping @Sendable (StorageError?) -> Void)
     /// Counters of the store's writes (durable stores).
     var metrics: StorageMetrics? { get }
     /// Writes what is pending and releases files; the store takes no events afterwards.
     func close()
-}
-
-
-/// Counters of a durable store.
-public final class StorageMetrics: Sendable {
-    /// Events written and made durable.
-    public let eventsWritten = Atomic<Int>(0)
-    /// fdatasync calls that completed.
-    public let syncs = Atomic<Int>(0)
-    /// Write or sync failures (each answered 503 to the requests it held).
-    public let failures = Atomic<Int>(0)
-    /// Bytes of log files on disk.
-    public let diskBytes = Atomic<Int>(0)
-    /// Segments deleted after every trigger was done with them.
-    public let segmentsReclaimed = Atomic<Int>(0)
-
-    public init() {}
 }

@@ -29,7 +29,7 @@ enum ProcessMetrics {
         family("sluice_broker_events_rejected_total", "counter", "Requests refused: invalid events (400) or a full broker (503).",
                brokers.flatMap { [(brokerLabels($0) + ",reason=\"invalid\"", $0.metrics.refusedInvalid.load(ordering: .relaxed)),
                                   (brokerLabels($0) + ",reason=\"full\"", $0.metrics.refusedFull.load(ordering: .relaxed))] })
-        let durable = brokers.compactMap { broker in broker.store.metrics.map { (broker, $0) } }
+        let durable = brokers.compactMap { broker in broker.backend.storageMetrics.map { (broker, $0) } }
         func storage(_ name: String, _ type: String, _ help: String, _ value: (StorageMetrics) -> Int) {
             if durable.isEmpty { return }
             family(name, type, help, durable.map { (brokerLabels($0.0), value($0.1)) })

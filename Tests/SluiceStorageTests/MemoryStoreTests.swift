@@ -22,6 +22,19 @@ private func makeEvent(_ id: String, data: [UInt8] = Array("hello".utf8)) -> Clo
 /// What the store charges for one event in one queue.
 private func cost(_ event: CloudEvent) -> Int { event.byteCount + 64 }
 
+extension MemoryStore {
+    /// Appends one event and returns the store's answer (memory answers before `append` returns).
+    func appendNow(_ event: CloudEvent, to queues: [RingTriggerQueue]) -> StorageError? {
+        let answer = Locked<StorageError??>(nil)
+        append([StoreEntry(event: event, queues: queues)]) { error in answer.withLock { $0 = .some(error) } }
+        guard let result = answer.withLock({ $0 }) else {
+            Issue.record("the memory store did not answer before append returned")
+            return .failed("no answer")
+        }
+        return result
+    }
+}
+
 /// Takes everything waiting in `queue` (without calling `done`).
 private func drain(_ queue: any TriggerQueue) -> [StoredEvent] {
     var taken: [StoredEvent] = []
@@ -50,7 +63,7 @@ struct MemoryStoreTests {
         let c = store.queue(forTrigger: "ns/c")
         #expect(store.queue(forTrigger: "ns/a") === a, "one queue per key")
         #expect(a.key == "ns/a")
-        let plan: [(String, [any TriggerQueue])] = [("1", [a, b]), ("2", [b, c]), ("3", [a]), ("4", [a, b, c]), ("5", [c])]
+        let plan: [(String, [RingTriggerQueue])] = [("1", [a, b]), ("2", [b, c]), ("3", [a]), ("4", [a, b, c]), ("5", [c])]
         for (id, queues) in plan { #expect(store.appendNow(makeEvent(id), to: queues) == nil) }
         #expect((a.depth, b.depth, c.depth) == (3, 3, 3))
 
@@ -59,13 +72,13 @@ struct MemoryStoreTests {
         #expect(fromB.map(\.event.id) == ["1", "2", "4"])
         #expect(fromC.map(\.event.id) == ["2", "4", "5"])
         for queue in [fromA, fromB, fromC] {
-            #expect(queue.map(\.sequence) == queue.map(\.sequence).sorted(), "sequences increase along a queue")
+            #expect(queue.map(\.position.offset) == queue.map(\.position.offset).sorted(), "sequences increase along a queue")
         }
         // One event stored for several triggers is one stored event, shared, not copied.
-        #expect(fromA[0].sequence == fromB[0].sequence)
+        #expect(fromA[0].position.offset == fromB[0].position.offset)
         #expect(dataAddress(fromA[0].event) == dataAddress(fromB[0].event))
         #expect(dataAddress(fromA[2].event) == dataAddress(fromC[1].event))
-        #expect(Set((fromA + fromB + fromC).map(\.sequence)).count == 5)
+        #expect(Set((fromA + fromB + fromC).map(\.position.offset)).count == 5)
         #expect(a.depth == 3, "taken but not done still counts")
     }
 
@@ -86,7 +99,7 @@ struct MemoryStoreTests {
         #expect(store.appendNow(makeEvent("2"), to: [busy]) == nil)
         let bytesBefore = store.storedBytes
 
-        let queues: [any TriggerQueue] = fullQueueFirst ? [busy, idle, other] : [idle, other, busy]
+        let queues: [RingTriggerQueue] = fullQueueFirst ? [busy, idle, other] : [idle, other, busy]
         #expect(store.appendNow(makeEvent("3"), to: queues) == .full(retryAfterSeconds: 1))
         #expect(idle.next() == nil && other.next() == nil)
         #expect((busy.depth, idle.depth, other.depth) == (2, 0, 0), "reservations are given back")
@@ -160,7 +173,9 @@ struct MemoryStoreTests {
         #expect(drain(kept).map(\.event.id) == ["1", "2", "3"])
         #expect(store.queue(forTrigger: "ns/kept") === kept)
         #expect(store.queue(forTrigger: "ns/removed") !== removed, "a trigger added again starts afresh")
-        #expect(store.appendNow(makeEvent("4"), to: [removed]) == .full(retryAfterSeconds: 1), "a dropped queue takes nothing")
+        #expect(store.appendNow(makeEvent("4"), to: [removed, kept]) == nil, "a removed queue is skipped, not a reason to refuse")
+        #expect(removed.next() == nil, "a removed queue takes nothing")
+        #expect(drain(kept).map(\.event.id) == ["4"])
     }
 
     @Test func retainOnlyKeepsInFlightAccounting() throws {
@@ -194,15 +209,21 @@ struct MemoryStoreTests {
         #expect(wakesC.current == 1, "a refused event wakes nobody")
     }
 
-    @Test func batchAppendStopsAtTheFirstRefusal() {
-        let store = MemoryStore(maxEventsPerTrigger: 2)
-        #expect(store.completesSynchronously)
+    @Test func batchesAreStoredWholeOrRefusedWhole() {
+        let store = MemoryStore(maxEventsPerTrigger: 3)
         let queue = store.queue(forTrigger: "q")
+        let other = store.queue(forTrigger: "other")
         let results = Locked<[StorageError?]>([])
-        store.append([(makeEvent("1"), [queue]), (makeEvent("2"), [queue])]) { error in results.withLock { $0.append(error) } }
-        store.append([(makeEvent("3"), [queue]), (makeEvent("4"), [queue])]) { error in results.withLock { $0.append(error) } }
-        #expect(results.withLock { $0 } == [nil, .full(retryAfterSeconds: 1)], "one completion per batch")
+        store.append([StoreEntry(event: makeEvent("1"), queues: [queue]), StoreEntry(event: makeEvent("2"), queues: [queue, other])]) { error in
+            results.withLock { $0.append(error) }
+        }
+        // The second batch fits in `other` but not in `queue` (4 > 3): neither gets any of it.
+        store.append([StoreEntry(event: makeEvent("3"), queues: [other]), StoreEntry(event: makeEvent("4"), queues: [queue]),
+                      StoreEntry(event: makeEvent("5"), queues: [queue])]) { error in results.withLock { $0.append(error) } }
+        #expect(results.withLock { $0 } == [nil, .full(retryAfterSeconds: 1)], "one completion per batch, before append returned")
         #expect(drain(queue).map(\.event.id) == ["1", "2"])
+        #expect(drain(other).map(\.event.id) == ["2"], "a refused batch leaves nothing behind")
+        #expect(queue.depth == 2 && other.depth == 1, "and reserves nothing")
     }
 
     // MARK: Threads
@@ -226,7 +247,7 @@ struct MemoryStoreTests {
                 for index in 0..<perProducer {
                     let tag = UInt64(producer) << 32 | UInt64(index)
                     let event = makeEvent("\(producer)", data: withUnsafeBytes(of: tag.littleEndian) { Array($0) })
-                    let targets: [any TriggerQueue] = index % 2 == 0 ? queues : [queues[1]]
+                    let targets: [RingTriggerQueue] = index % 2 == 0 ? queues : [queues[1]]
                     while store.appendNow(event, to: targets) != nil {
                         refusals.increment()
                         sched_yield()
@@ -248,7 +269,7 @@ struct MemoryStoreTests {
                     }
                     let tag = stored.event.data!.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
                     let producer = Int(tag >> 32), index = Int(tag & 0xFFFF_FFFF)
-                    if !seen.insert(stored.sequence).inserted { problems.append("duplicate sequence \(stored.sequence)") }
+                    if !seen.insert(stored.position.offset).inserted { problems.append("duplicate sequence \(stored.position.offset)") }
                     if index != next[producer] { problems.append("\(queue.key): producer \(producer) gave \(index), expected \(next[producer])") }
                     next[producer] = index + (number == 0 ? 2 : 1)
                     count += 1

@@ -70,7 +70,7 @@ extension DiskStore {
             failed(error)
             pendingBytes.subtract(eventBytes, ordering: .relaxed)
             for write in taken.writes {
-                release(write.entries)
+                bounds.release(write.entries)
                 write.completion(error)
             }
             // Memory stays the truth for deliveries: a done record that did not reach the disk
@@ -84,8 +84,8 @@ extension DiskStore {
             var sequence = firstSequences[index]
             for entry in write.entries {
                 log.addOutstanding(entry.queues.count)
-                let stored = StoredEvent(event: entry.event, sequence: sequence)
-                for queue in entry.queues { ring(queue).push(stored) }
+                let stored = StoredEvent(event: entry.event, position: StreamPosition(offset: sequence))
+                for queue in entry.queues { queue.push(stored) }
                 sequence += 1
             }
             events += write.entries.count

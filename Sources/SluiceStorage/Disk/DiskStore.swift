@@ -35,7 +35,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     let counters = StorageMetrics()
     let logger: Logger
     private let queues = Locked<(byKey: [String: RingTriggerQueue], nextId: UInt32)>(([:], 1))
-    private let memoryBytes = Atomic<Int>(0)
+    let bounds: EventBounds
     /// Bytes handed to the committer and not yet written.
     let pendingBytes = Atomic<Int>(0)
     let work = Locked(PendingWork())
@@ -51,6 +51,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     public init(options: Options, logger: Logger = Logger(label: "sluice.storage")) throws(StorageError) {
         self.options = options
         self.logger = logger
+        bounds = EventBounds(maxBytes: options.maxMemoryBytes)
         try options.fileSystem.createDirectory(atPath: options.directory)
         let started = ContinuousClock.now
         let recovered = try LogRecovery.recover(directory: options.directory, fileSystem: options.fileSystem)
@@ -63,7 +64,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
         for (id, key) in recovered.triggers {
             let events = recovered.pending[id] ?? []
             owed += events.count
-            memoryBytes.add(events.reduce(0) { $0 + $1.event.byteCount + 64 }, ordering: .relaxed)
+            bounds.hold(recovered: events)
             byKey[key] = RingTriggerQueue(key: key, id: id, capacity: options.maxEventsPerTrigger, owner: self, recovered: events)
         }
         queues.withLock { $0 = (byKey, recovered.nextTriggerId) }
@@ -82,13 +83,15 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
         }
     }
 
-    public var completesSynchronously: Bool { false }
     public var metrics: StorageMetrics? { counters }
-    public var eventsPerTriggerLimit: Int? { options.maxEventsPerTrigger }
+
+    /// How long a producer refused at the disk bound should wait: space comes back only when
+    /// every trigger is done with the oldest segment, which takes longer than a queue place.
+    static let diskFullRetryAfterSeconds = 5
 
     // MARK: Triggers
 
-    public func queue(forTrigger key: String) -> any TriggerQueue {
+    public func queue(forTrigger key: String) -> RingTriggerQueue {
         let (queue, created) = queues.withLock { state -> (RingTriggerQueue, Bool) in
             if let existing = state.byKey[key] { return (existing, false) }
             let queue = RingTriggerQueue(key: key, id: state.nextId, capacity: options.maxEventsPerTrigger, owner: self)
@@ -118,41 +121,40 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
 
     // MARK: Appending
 
-    public func appendNow(_ event: CloudEvent, to queues: [any TriggerQueue]) -> StorageError? {
-        .failed("the disk store completes appends asynchronously")
-    }
-
-    public func append(_ events: [(event: CloudEvent, queues: [any TriggerQueue])],
-                       completion: @escaping @Sendable (StorageError?) -> Void) {
-        let entries = events.filter { !$0.queues.isEmpty }
-        if entries.isEmpty {
-            completion(nil)
-            return
-        }
-        if let refusal = reserve(entries) {
+    public func append(_ entries: [StoreEntry<RingTriggerQueue>], completion: @escaping @Sendable (StorageError?) -> Void) {
+        let admitted: [StoreEntry<RingTriggerQueue>]
+        switch bounds.admit(entries) {
+        case .failure(let refusal):
             completion(refusal)
+            return
+        case .success(let entries):
+            // Events no trigger takes are not written: nothing will ever be owed for them.
+            admitted = entries.filter { !$0.queues.isEmpty }
+        }
+        if admitted.isEmpty {
+            completion(nil)
             return
         }
         var records: [UInt8] = []
         var offsets: [Int] = []
-        offsets.reserveCapacity(entries.count)
-        for entry in entries {
+        offsets.reserveCapacity(admitted.count)
+        for entry in admitted {
             let start = LogRecord.begin(.event, in: &records)
             offsets.append(start)
             records.appendLittleEndian(UInt64(0))  // the sequence, assigned by the committer
             records.appendLittleEndian(UInt16(entry.queues.count))
-            for queue in entry.queues { records.appendLittleEndian(ring(queue).id) }
+            for queue in entry.queues { records.appendLittleEndian(queue.id) }
             entry.event.appendStorageBytes(to: &records)
             LogRecord.end(start, in: &records, seal: false)
         }
         let onDisk = counters.diskBytes.load(ordering: .relaxed)
         if onDisk + pendingBytes.add(records.count, ordering: .relaxed).newValue > options.maxDiskBytes {
             pendingBytes.subtract(records.count, ordering: .relaxed)
-            release(entries)
-            completion(.full(retryAfterSeconds: 1))
+            bounds.release(admitted)
+            completion(.full(retryAfterSeconds: DiskStore.diskFullRetryAfterSeconds))
             return
         }
-        let write = PendingWrite(records: records, eventOffsets: offsets, entries: entries, completion: completion)
+        let write = PendingWrite(records: records, eventOffsets: offsets, entries: admitted, completion: completion)
         let accepted = work.withLock { work -> Bool in
             guard !work.closed else { return false }
             work.writes.append(write)
@@ -160,62 +162,25 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
         }
         guard accepted else {
             pendingBytes.subtract(records.count, ordering: .relaxed)
-            release(entries)
+            bounds.release(admitted)
             completion(.failed("the store is closed"))
             return
         }
         work.signal()
     }
 
-    /// Reserves a place in every queue of every entry and the memory the events take, or
-    /// nothing (the request is refused whole).
-    private func reserve(_ entries: [(event: CloudEvent, queues: [any TriggerQueue])]) -> StorageError? {
-        let bytes = entries.reduce(0) { $0 + ($1.event.byteCount + 64) * $1.queues.count }
-        if memoryBytes.add(bytes, ordering: .relaxed).newValue > options.maxMemoryBytes {
-            memoryBytes.subtract(bytes, ordering: .relaxed)
-            return .full(retryAfterSeconds: 1)
-        }
-        var reserved: [RingTriggerQueue] = []
-        for entry in entries {
-            for queue in entry.queues {
-                let ring = ring(queue)
-                guard ring.reserve() else {
-                    for queue in reserved { queue.unreserve() }
-                    memoryBytes.subtract(bytes, ordering: .relaxed)
-                    return .full(retryAfterSeconds: 1)
-                }
-                reserved.append(ring)
-            }
-        }
-        return nil
-    }
-
-    /// Gives back what `reserve` took, for entries that were not stored.
-    func release(_ entries: [(event: CloudEvent, queues: [any TriggerQueue])]) {
-        for entry in entries {
-            for queue in entry.queues { ring(queue).unreserve() }
-            memoryBytes.subtract((entry.event.byteCount + 64) * entry.queues.count, ordering: .relaxed)
-        }
-    }
-
-    /// The queues given to `append` are this store's own (handed out by `queue(forTrigger:)`).
-    @inline(__always)
-    func ring(_ queue: any TriggerQueue) -> RingTriggerQueue {
-        unsafeDowncast(queue as AnyObject, to: RingTriggerQueue.self)
-    }
-
     // MARK: Bookkeeping from the dispatchers
 
     func finished(_ event: StoredEvent, by queue: RingTriggerQueue) {
-        memoryBytes.subtract(event.event.byteCount + 64, ordering: .relaxed)
-        work.withLock { $0.done.append(Acknowledgement(trigger: queue.id, sequence: event.sequence)) }
+        bounds.finished(event.event)
+        work.withLock { $0.done.append(Acknowledgement(trigger: queue.id, sequence: event.position.offset)) }
     }
 
     func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64, by queue: RingTriggerQueue) {
         var record: [UInt8] = []
         let start = LogRecord.begin(.retry, in: &record)
         record.appendLittleEndian(queue.id)
-        record.appendLittleEndian(event.sequence)
+        record.appendLittleEndian(event.position.offset)
         record.appendLittleEndian(UInt32(clamping: attempts))
         record.appendLittleEndian(nextAttemptAt)
         LogRecord.end(start, in: &record)
@@ -274,7 +239,7 @@ struct PendingWrite {
     var records: [UInt8]
     /// Where each event record starts in `records`.
     let eventOffsets: [Int]
-    let entries: [(event: CloudEvent, queues: [any TriggerQueue])]
+    let entries: [StoreEntry<RingTriggerQueue>]
     let completion: @Sendable (StorageError?) -> Void
 }
 

@@ -226,7 +226,7 @@ struct LogRecovery {
             }
             result.segments[location.segment].outstanding += owed.count
             for trigger in owed {
-                var stored = StoredEvent(event: event, sequence: location.sequence)
+                var stored = StoredEvent(event: event, position: StreamPosition(offset: location.sequence))
                 if let retry = retries[RetryKey(trigger: trigger, sequence: location.sequence)] {
                     stored.attemptsMade = retry.attempts
                     stored.nextAttemptAt = retry.at

@@ -19,14 +19,14 @@ func runRecoveryBenchmark(directory: String, events: Int) throws {
         let started = Monotonic.now()
         var written = 0
         while written < events {
-            var batch: [(event: CloudEvent, queues: [any TriggerQueue])] = []
+            var batch: [StoreEntry<RingTriggerQueue>] = []
             for index in written..<min(events, written + 100) {
                 builder.reset()
                 try builder.add(name: "id", value: "event-\(index)")
                 try builder.add(name: "source", value: "/benchmarks/recovery")
                 try builder.add(name: "type", value: "com.example.order.created")
                 try builder.add(name: "time", value: "2026-11-23T10:00:00Z", kind: .timestamp)
-                batch.append((builder.build(data: data), [queue]))
+                batch.append(StoreEntry(event: builder.build(data: data), queues: [queue]))
             }
             let finished = Locked(false)
             store.append(batch) { error in

@@ -1,0 +1,48 @@
+import Logging
+import SluiceConfig
+import SluiceStorage
+
+/// Opens the storage of brokers of one class.
+public protocol BrokerBackendFactory: Sendable {
+    func open(_ broker: BrokerManifest) throws(StorageError) -> any BrokerBackend
+}
+
+/// Which factory serves which broker class (`eventing.knative.dev/broker.class`). Brokers of a
+/// class with no factory of its own use the default one, the class Sluice serves natively.
+public struct BrokerClasses: Sendable {
+    public var defaultFactory: any BrokerBackendFactory
+    private var factories: [String: any BrokerBackendFactory] = [:]
+
+    public init(defaultFactory: any BrokerBackendFactory) {
+        self.defaultFactory = defaultFactory
+    }
+
+    public mutating func register(_ brokerClass: String, _ factory: any BrokerBackendFactory) {
+        factories[brokerClass] = factory
+    }
+
+    public func factory(for broker: BrokerManifest) -> any BrokerBackendFactory {
+        broker.brokerClass.flatMap { factories[$0] } ?? defaultFactory
+    }
+}
+
+/// The native class: events in memory or in the disk log, as `--storage` says.
+struct LocalBrokerFactory: BrokerBackendFactory {
+    let options: DataPlaneOptions
+    let logger: Logger
+
+    func open(_ broker: BrokerManifest) throws(StorageError) -> any BrokerBackend {
+        switch options.storage {
+        case .memory:
+            return StoreBackend(store: MemoryStore(maxEventsPerTrigger: options.maxEventsPerTrigger, maxBytes: options.maxBrokerBytes))
+        case .disk(let directory):
+            // Namespaces and names are RFC 1123 labels (checked at load), safe as path parts.
+            var diskOptions = DiskStore.Options(directory: "\(directory)/\(broker.meta.namespace)/\(broker.meta.name)")
+            diskOptions.maxEventsPerTrigger = options.maxEventsPerTrigger
+            diskOptions.maxMemoryBytes = options.maxBrokerBytes
+            diskOptions.maxDiskBytes = options.maxDiskBytes
+            diskOptions.segmentBytes = options.segmentBytes
+            return StoreBackend(store: try DiskStore(options: diskOptions, logger: logger))
+        }
+    }
+}
