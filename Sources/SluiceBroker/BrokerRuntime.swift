@@ -50,11 +50,11 @@ public final class BrokerMetrics: Sendable {
 /// All brokers as configured now, by "namespace/name". Immutable snapshot.
 public final class DataPlane: Sendable {
     public let brokers: [String: BrokerRuntime]
-    public let dispatchers: [String: TriggerDelivery]
+    public let dispatchers: [String: QueueDelivery]
     /// The brokers by the bytes of "namespace/name", for lookups straight from a request path.
     private let byPath: ByteKeyTable<BrokerRuntime>
 
-    init(brokers: [String: BrokerRuntime], dispatchers: [String: TriggerDelivery]) {
+    init(brokers: [String: BrokerRuntime], dispatchers: [String: QueueDelivery]) {
         self.brokers = brokers
         self.dispatchers = dispatchers
         var table = ByteKeyTable<BrokerRuntime>(minimumCapacity: brokers.count)

@@ -37,11 +37,13 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
     let group: EventLoopGroup
     let client: HTTPClient
     let logger: Logger
+    /// One deliverer per loop, shared by every trigger's dispatcher on that loop.
+    let deliverers: [Deliverer]
     private let lock = Locked(())
     private var backends: [String: any BrokerBackend] = [:]
     /// Which factory opens the storage of which broker class.
     public let brokerClasses: BrokerClasses
-    private var dispatchers: [String: TriggerDelivery] = [:]
+    private var dispatchers: [String: QueueDelivery] = [:]
     private let currentPlane = Locked(DataPlane.empty)
     /// Called with each new data plane (the ingress publishes it to every loop).
     private let listeners = Locked<[@Sendable (DataPlane) -> Void]>([])
@@ -52,6 +54,7 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
         self.group = group
         self.client = client
         self.logger = logger
+        deliverers = Deliverers.http(client: client, loops: group.loops)
     }
 
     public var current: DataPlane { currentPlane.withLock { $0 } }
@@ -132,7 +135,7 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
 
     private func build(_ manifests: ManifestSet) -> DataPlane {
         var brokers: [String: BrokerRuntime] = [:]
-        var liveDispatchers: [String: TriggerDelivery] = [:]
+        var liveDispatchers: [String: QueueDelivery] = [:]
         for broker in manifests.brokers {
             let key = "\(broker.meta.namespace)/\(broker.meta.name)"
             let backend: any BrokerBackend
@@ -151,7 +154,7 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
                 .filter { $0.meta.namespace == broker.meta.namespace && $0.broker == broker.meta.name }
                 .sorted { $0.meta.name < $1.meta.name }
             var bound: [(key: String, filter: Filter)] = []
-            var routes: [TriggerDispatcher.Route] = []
+            var routes: [DeliveryRoute] = []
             for trigger in triggers {
                 let triggerKey = "\(trigger.meta.namespace)/\(trigger.meta.name)"
                 // `check` compiled every filter and resolved every destination already.
@@ -170,8 +173,8 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
                     existing.update(route)
                     liveDispatchers[triggerKey] = existing
                 } else {
-                    let delivery = TriggerDelivery(route: route, queue: queue, loops: group.loops, client: client,
-                                                   window: options.deliveryWindow, logger: logger)
+                    let delivery = QueueDelivery(route: route, queue: queue, deliverers: deliverers, loops: group.loops,
+                                                 window: options.deliveryWindow)
                     delivery.start()
                     liveDispatchers[triggerKey] = delivery
                 }
@@ -189,7 +192,7 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
     }
 
     /// A trigger's delivery: its own spec, else its broker's, else `config-br-defaults`.
-    private func makeRoute(_ trigger: TriggerManifest, broker: BrokerManifest, defaults: BrokerDefaults) -> TriggerDispatcher.Route? {
+    private func makeRoute(_ trigger: TriggerManifest, broker: BrokerManifest, defaults: BrokerDefaults) -> DeliveryRoute? {
         let namespace = trigger.meta.namespace
         let spec = trigger.delivery ?? broker.delivery ?? defaults.delivery(forNamespace: namespace)
         // Knative: the trigger's dead-letter sink falls back to the broker's.
@@ -197,9 +200,11 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
         let deadLetterNamespace = spec?.deadLetterSink != nil ? namespace : broker.meta.namespace
         let deadLetter = deadLetterDestination.flatMap { DestinationResolver.resolve($0, namespace: deadLetterNamespace, controller: self) }
         guard let subscriber = DestinationResolver.resolve(trigger.subscriber, namespace: namespace, controller: self) else { return nil }
-        return TriggerDispatcher.Route(namespace: namespace, name: trigger.meta.name, subscriber: subscriber,
-                                       policy: DeliveryPolicy(spec, deadLetter: deadLetter),
-                                       replies: BrokerSink(namespace: broker.meta.namespace, name: broker.meta.name, controller: self))
+        let key = "\(namespace)/\(trigger.meta.name)"
+        let monitor = dispatchers[key]?.monitor
+            ?? DeliveryMonitor(owner: DeliveryOwner(kind: "trigger", namespace: namespace, name: trigger.meta.name), logger: logger)
+        return DeliveryRoute(monitor: monitor, subscriber: subscriber, policy: DeliveryPolicy(spec, deadLetter: deadLetter),
+                             replies: .local(BrokerSink(namespace: broker.meta.namespace, name: broker.meta.name, controller: self)),
+                             options: .broker(namespace: namespace, format: spec?.format ?? .binary))
     }
-
 }

@@ -236,12 +236,22 @@ extension HTTPBinding {
                 buffer.append("Content-Type: application/json\r\n")
             }
             if view.specVersion == .v1_0 { buffer.append("ce-specversion: 1.0\r\n") } else { buffer.append("ce-specversion: 0.3\r\n") }
-            for index in 0..<view.transportCount {
-                buffer.append(view.transportName(at: index))
-                buffer.append(": ")
-                buffer.append(view.transportValue(at: index))
-                buffer.append("\r\n")
-            }
+            writeTransportHeaders(of: view, into: buffer)
+        }
+    }
+
+    /// Writes the transport headers that travel with `event` (traceparent, knative-*, ...)
+    /// as header lines: what structured mode sends beside the JSON body.
+    public static func writeTransportHeaders(of event: CloudEvent, into buffer: ByteBuffer) {
+        event.withView { writeTransportHeaders(of: $0, into: buffer) }
+    }
+
+    private static func writeTransportHeaders(of view: EventView, into buffer: ByteBuffer) {
+        for index in 0..<view.transportCount {
+            buffer.append(view.transportName(at: index))
+            buffer.append(": ")
+            buffer.append(view.transportValue(at: index))
+            buffer.append("\r\n")
         }
     }
 

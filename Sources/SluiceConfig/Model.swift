@@ -26,6 +26,13 @@ public enum BackoffPolicy: String, Sendable {
     case linear, exponential
 }
 
+/// `delivery.format`: how events are sent to subscribers (Knative 1.15+): `json` forces
+/// structured mode, `binary` binary mode.
+public enum DeliveryFormat: String, Sendable {
+    case binary
+    case json
+}
+
 /// Knative's `DeliverySpec`.
 public struct DeliverySpec: Sendable {
     public var deadLetterSink: Destination?
@@ -34,6 +41,7 @@ public struct DeliverySpec: Sendable {
     public var backoffDelay: Duration?
     public var timeout: Duration?
     public var retryAfterMax: Duration?
+    public var format: DeliveryFormat?
     public var location: SourceLocation
 }
 

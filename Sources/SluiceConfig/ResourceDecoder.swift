@@ -183,6 +183,13 @@ enum ResourceDecoder {
         spec.backoffDelay = duration(node, "backoffDelay", context: context, allowZero: true)
         spec.timeout = duration(node, "timeout", context: context, allowZero: false)
         spec.retryAfterMax = duration(node, "retryAfterMax", context: context, allowZero: true)
+        if let format = node.string("format", context: context) {
+            if let parsed = DeliveryFormat(rawValue: format) {
+                spec.format = parsed
+            } else {
+                diagnostics.error(node["format"]?.location ?? node.location, "\(context): format must be json or binary, not \"\(format)\"")
+            }
+        }
         return spec
     }
 

@@ -27,6 +27,9 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
     /// Responses completed on this connection: a failure on a reused one may just be staleness.
     private var served = 0
     private var receivedAny = false
+    /// Whether any byte of the current request reached the socket: a request none of which
+    /// did can be sent again elsewhere whatever its method, since the peer cannot have seen it.
+    private var requestReachedSocket = false
 
     private let input = ByteBuffer(capacity: 8 * 1024)
     private let output = OutboundQueue(capacity: 1024)
@@ -114,6 +117,7 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
             return
         }
         receivedAny = false
+        requestReachedSocket = false
         head = HTTPHead()
         framing = .head
         scanOffset = 0
@@ -143,7 +147,10 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
     }
 
     private func flush() {
-        switch output.flush(to: fd) {
+        let pendingBefore = output.pendingCount
+        let result = output.flush(to: fd)
+        if output.pendingCount < pendingBefore { requestReachedSocket = true }
+        switch result {
         case .done:
             if interest.contains(.writable) { setInterest(.readable) }
         case .blocked:
@@ -296,15 +303,20 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
 
     // MARK: Failure and closing
 
-    /// Fails the current request, or sends it again elsewhere when this connection was a
-    /// reused one that the server had already closed (nothing of a response arrived).
+    /// Fails the current request, or sends it again once on another connection when this one
+    /// was a reused one and either none of the request reached it, or the server had already
+    /// closed it (nothing of a response arrived) and the request may be repeated
+    /// (`resendOnStaleConnection`: idempotent methods). A POST that reached the socket is
+    /// never re-sent here: the peer may have acted on it, so its failure is the caller's
+    /// attempt, with the caller's backoff.
     private func fail(_ error: HTTPError) {
         let pending = task
         task = nil
         close(failing: nil)
         guard let pending else { return }
-        let stale = served > 0 && !receivedAny && (error == .connectionClosed || error == .connectionReset)
-        if stale && pending.request.resendOnStaleConnection && pending.resends == 0 && !pending.finished {
+        let stale = !receivedAny && (error == .connectionClosed || error == .connectionReset)
+        let repeatable = !requestReachedSocket || (stale && pending.request.resendOnStaleConnection)
+        if served > 0 && repeatable && pending.resends == 0 && !pending.finished {
             pool.resend(pending)
         } else {
             pending.finish(.failure(error))

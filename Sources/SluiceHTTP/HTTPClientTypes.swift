@@ -40,8 +40,9 @@ public struct HTTPClientRequest: Sendable {
     /// Deadline for the whole exchange; nil uses the client's `requestTimeout`.
     public var timeout: Duration?
     /// Whether the request may be sent again when a pooled connection turns out to have been
-    /// closed by the server before it answered. Defaults to the method being idempotent;
-    /// at-least-once delivery sets it for POSTs too.
+    /// closed by the server after the request reached it and before any answer. Defaults to
+    /// the method being idempotent. (A request none of which reached the socket is always
+    /// sent again once.)
     public var resendOnStaleConnection: Bool
 
     public init(method: HTTPMethod = .get, url: HTTPURL, headers: [(name: String, value: String)] = [],

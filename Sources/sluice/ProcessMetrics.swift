@@ -44,8 +44,8 @@ enum ProcessMetrics {
             let parts = key.split(separator: "/", maxSplits: 1)
             return "namespace=\"\(parts.first ?? "")\",trigger=\"\(parts.last ?? "")\""
         }
-        func counter(_ name: String, _ help: String, _ value: (DeliveryCounters) -> Int) {
-            family(name, "counter", help, triggers.map { (triggerLabels($0.key), value(DeliveryCounters($0.value))) })
+        func counter(_ name: String, _ help: String, _ value: (DeliverySnapshot) -> Int) {
+            family(name, "counter", help, triggers.map { (triggerLabels($0.key), value(DeliverySnapshot($0.value))) })
         }
         counter("sluice_trigger_delivery_attempts_total", "HTTP attempts to subscribers.") { $0.attempts }
         counter("sluice_trigger_events_delivered_total", "Events a subscriber accepted (2xx).") { $0.delivered }
@@ -62,11 +62,11 @@ enum ProcessMetrics {
 
 
 /// A snapshot of a dispatcher's counters.
-struct DeliveryCounters {
+struct DeliverySnapshot {
     let attempts, delivered, retries, deadLettered, deadLetterFailures, dropped, replies: Int
 
-    init(_ dispatcher: TriggerDelivery) {
-        let metrics = dispatcher.metrics
+    init(_ dispatcher: QueueDelivery) {
+        let metrics = dispatcher.monitor.counters
         attempts = metrics.attempts.load(ordering: .relaxed)
         delivered = metrics.delivered.load(ordering: .relaxed)
         retries = metrics.retries.load(ordering: .relaxed)

@@ -188,6 +188,32 @@ struct HTTPClientTests {
         #expect(peer.accepted.load(ordering: .relaxed) >= 20)
     }
 
+    @Test func postReadAndUnansweredIsNotSentAgain() throws {
+        // The peer answers the first request with keep-alive, reads the second on the same
+        // connection and closes without answering: the POST reached it, so resending it at
+        // once would be an uncounted delivery attempt.
+        let requests = Atomic<Int>(0)
+        let peer = try ScriptedServer { connection in
+            guard connection.readRequest() != nil else { return }
+            requests.wrappingAdd(1, ordering: .relaxed)
+            connection.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            guard connection.readRequest() != nil else { return }
+            requests.wrappingAdd(1, ordering: .relaxed)
+            connection.close()
+        }
+        defer { peer.stop() }
+        let group = try EventLoopGroup(loopCount: 1)
+        let client = HTTPClient(group: group)
+        defer { client.shutdown(); group.shutdown() }
+        let target = try url("http://127.0.0.1:\(peer.port)/")
+        #expect(try fetch(client, HTTPClientRequest(method: .post, url: target, body: Array("one".utf8))).get().status == 200)
+        let second = fetch(client, HTTPClientRequest(method: .post, url: target, body: Array("two".utf8)))
+        #expect(second.isTransportFailure, "the unanswered POST fails instead of going out again")
+        usleep(100_000)
+        #expect(requests.load(ordering: .relaxed) == 2, "the peer saw each POST once")
+        #expect(peer.accepted.load(ordering: .relaxed) == 1, "no second connection was opened for a resend")
+    }
+
     @Test func serverIdleTimeoutClosesPooledConnection() throws {
         let fixture = try TestServer(configure: { $0.idleTimeout = .milliseconds(100) })
         defer { fixture.stop() }

@@ -1,0 +1,56 @@
+import SluiceCloudEvents
+import SluiceConfig
+import SluiceHTTP
+
+/// How one delivery request leaves the process: the seam between the delivery core and the
+/// network. `HTTPDeliveryTransport` POSTs with the pooled client; tests answer in-process.
+public protocol DeliveryTransport: AnyObject, Sendable {
+    /// Sends `request` and calls `completion` with the answer on the scheduler the core runs
+    /// on (the loop the transport belongs to).
+    func send(_ request: DeliveryRequest, completion: @escaping @Sendable (DeliveryAnswer) -> Void)
+}
+
+/// An event on its way to an HTTP destination.
+public struct DeliveryRequest: Sendable {
+    public var event: CloudEvent
+    public var url: HTTPURL
+    public var timeout: Duration
+    public var format: DeliveryFormat
+    /// Sends `Prefer: reply` (to subscribers, not to dead-letter sinks).
+    public var preferReply: Bool
+    /// Decodes reply events from a 2xx answer (when someone takes replies).
+    public var decodesReply: Bool
+    /// Header lines ("Name: value\r\n") sent as they are, such as Knative's `Kn-Namespace`.
+    public var headerLines: [UInt8]
+    /// An extension attribute left out of the request (the broker's TTL, hidden from
+    /// subscribers).
+    public var hiddenAttribute: StaticString?
+
+    public init(event: CloudEvent, url: HTTPURL, timeout: Duration, format: DeliveryFormat = .binary, preferReply: Bool,
+                decodesReply: Bool, headerLines: [UInt8] = [], hiddenAttribute: StaticString? = nil) {
+        self.event = event
+        self.url = url
+        self.timeout = timeout
+        self.format = format
+        self.preferReply = preferReply
+        self.decodesReply = decodesReply
+        self.headerLines = headerLines
+        self.hiddenAttribute = hiddenAttribute
+    }
+}
+
+/// What came back from a destination.
+public enum DeliveryAnswer: Sendable {
+    /// An HTTP answer. `reply` holds the events a 2xx answer carried, when the request expected
+    /// a reply.
+    case response(status: Int, body: [UInt8], retryAfter: Duration?, reply: Reply)
+    /// No answer: the destination could not be reached, the connection failed or it timed out.
+    case unreachable(reason: String)
+
+    public enum Reply: Sendable {
+        case none
+        case events([CloudEvent])
+        /// The answer claimed to carry an event but it did not decode.
+        case invalid(reason: String)
+    }
+}
