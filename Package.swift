@@ -127,7 +127,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceBrokerTests", dependencies: ["SluiceTestSupport", "SluiceBroker", "SluiceHTTP", "SluiceIO"], swiftSettings: strict),
-        .testTarget(name: "SluiceDeliveryTests", dependencies: ["SluiceDelivery", "SluiceCloudEvents", "SluiceConfig"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceDeliveryTests",
+            dependencies: ["SluiceDelivery", "SluiceCloudEvents", "SluiceConfig", "SluiceHTTP", "SluiceIO", "SluiceStorage"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SluiceStorageTests", dependencies: ["SluiceStorage", "SluiceCloudEvents", "SluiceIO"], swiftSettings: strict),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents"], swiftSettings: strict),
