@@ -10,6 +10,7 @@
 //   SluiceFilter  trigger filters compiled once, the trigger index, CESQL
 //   SluiceStorage  where a broker's events wait for their triggers (memory; disk)
 //   SluiceDelivery  per-trigger dispatchers: retries, backoff, dead letters, replies
+//   SluiceObservability  metric names, the Prometheus exporter (swift-metrics handles), JSON logs
 //   SluiceBroker  the data plane: ingress, brokers built from manifests, reloads
 //   sluice      the executable that wires them (CLI, signals, health endpoints)
 import PackageDescription
@@ -53,6 +54,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "CSluice"),
@@ -92,9 +95,20 @@ let package = Package(
             swiftSettings: fast
         ),
         .target(
+            name: "SluiceObservability",
+            dependencies: [
+                "SluiceIO",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluiceDelivery",
             dependencies: [
                 "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceCloudEventsHTTP", "SluiceStorage", "SluiceConfig",
+                "SluiceObservability", .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fast
@@ -103,7 +117,8 @@ let package = Package(
             name: "SluiceBroker",
             dependencies: [
                 "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceCloudEventsHTTP", "SluiceConfig", "SluiceFilter",
-                "SluiceStorage", "SluiceDelivery",
+                "SluiceStorage", "SluiceDelivery", "SluiceObservability",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fast
@@ -111,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker",
+                "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker", "SluiceObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -129,10 +144,18 @@ let package = Package(
         .testTarget(name: "SluiceBrokerTests", dependencies: ["SluiceTestSupport", "SluiceBroker", "SluiceHTTP", "SluiceIO"], swiftSettings: strict),
         .testTarget(
             name: "SluiceDeliveryTests",
-            dependencies: ["SluiceDelivery", "SluiceCloudEvents", "SluiceConfig", "SluiceHTTP", "SluiceIO", "SluiceStorage"],
+            dependencies: [
+                "SluiceDelivery", "SluiceCloudEvents", "SluiceConfig", "SluiceHTTP", "SluiceIO", "SluiceStorage", "SluiceObservability",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceStorageTests", dependencies: ["SluiceStorage", "SluiceCloudEvents", "SluiceIO"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceObservabilityTests",
+            dependencies: ["SluiceObservability", .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsHTTPTests", dependencies: ["SluiceCloudEventsHTTP", "SluiceCloudEvents", "SluiceHTTP"],

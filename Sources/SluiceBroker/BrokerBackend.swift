@@ -81,7 +81,7 @@ struct IndexedIntake<Store: BrokerStore>: BrokerIntake {
         }
         let metrics = self.metrics
         store.append(entries) { [unmatched] error in
-            if error == nil { metrics.unmatched.add(unmatched, ordering: .relaxed) }
+            if error == nil { metrics.unmatched.increment(by: unmatched) }
             completion(error)
         }
     }

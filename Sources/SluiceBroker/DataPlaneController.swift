@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import SluiceCloudEvents
 import SluiceConfig
@@ -5,6 +6,7 @@ import SluiceDelivery
 import SluiceFilter
 import SluiceHTTP
 import SluiceIO
+import SluiceObservability
 import SluiceStorage
 
 /// How the data plane keeps events and reaches services.
@@ -26,6 +28,9 @@ public struct DataPlaneOptions: Sendable {
     public var segmentBytes = 64 * 1024 * 1024
     /// Deliveries in flight per trigger.
     public var deliveryWindow = 100
+    /// Where metric handles are made (the Prometheus exporter's factory when serving).
+    public var metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
+    public var metrics = MetricsOptions()
 
     public init() {}
 }
@@ -166,7 +171,10 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
                 bound.append((triggerKey, filter))
                 routes.append(route)
             }
-            let metrics = currentPlane.withLock { $0.brokers[key]?.metrics } ?? BrokerMetrics()
+            let metrics = currentPlane.withLock { $0.brokers[key]?.metrics }
+                ?? BrokerMetrics(namespace: broker.meta.namespace, name: broker.meta.name, durable: backend.storageMetrics != nil,
+                                 factory: options.metricsFactory,
+                                 options: options.metrics, shards: group.loops.count)
             let (intake, queues) = backend.bind(triggers: bound, metrics: metrics)
             for ((triggerKey, _), (route, queue)) in zip(bound, zip(routes, queues)) {
                 if let existing = dispatchers[triggerKey], existing.queue === queue {
@@ -182,11 +190,15 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
             brokers[key] = BrokerRuntime(namespace: broker.meta.namespace, name: broker.meta.name, backend: backend,
                                          intake: intake, metrics: metrics)
         }
-        for (key, dispatcher) in dispatchers where liveDispatchers[key] == nil { dispatcher.stop() }
+        for (key, dispatcher) in dispatchers where liveDispatchers[key] == nil {
+            dispatcher.stop()
+            dispatcher.monitor.metrics.release()
+        }
         for (key, backend) in backends where brokers[key] == nil {
             backend.close()
             backends[key] = nil
         }
+        for (key, broker) in currentPlane.withLock({ $0.brokers }) where brokers[key] == nil { broker.metrics.release() }
         dispatchers = liveDispatchers
         return DataPlane(brokers: brokers, dispatchers: liveDispatchers)
     }
@@ -201,10 +213,19 @@ public final class DataPlaneController: @unchecked Sendable {  // mutated only u
         let deadLetter = deadLetterDestination.flatMap { DestinationResolver.resolve($0, namespace: deadLetterNamespace, controller: self) }
         guard let subscriber = DestinationResolver.resolve(trigger.subscriber, namespace: namespace, controller: self) else { return nil }
         let key = "\(namespace)/\(trigger.meta.name)"
-        let monitor = dispatchers[key]?.monitor
-            ?? DeliveryMonitor(owner: DeliveryOwner(kind: "trigger", namespace: namespace, name: trigger.meta.name), logger: logger)
+        let monitor = dispatchers[key]?.monitor ?? makeMonitor(trigger, broker: broker)
         return DeliveryRoute(monitor: monitor, subscriber: subscriber, policy: DeliveryPolicy(spec, deadLetter: deadLetter),
                              replies: .local(BrokerSink(namespace: broker.meta.namespace, name: broker.meta.name, controller: self)),
                              options: .broker(namespace: namespace, format: spec?.format ?? .binary))
+    }
+
+    /// A trigger's counters, timers and log lines, labelled as Knative labels them.
+    private func makeMonitor(_ trigger: TriggerManifest, broker: BrokerManifest) -> DeliveryMonitor {
+        let labels = [(LabelNames.brokerName, broker.meta.name), (LabelNames.brokerNamespace, broker.meta.namespace),
+                      (LabelNames.triggerName, trigger.meta.name)]
+        let metrics = DeliveryMetrics(prefix: "sluice_trigger", labels: labels, factory: options.metricsFactory,
+                                      options: options.metrics, shards: group.loops.count)
+        return DeliveryMonitor(owner: DeliveryOwner(kind: "trigger", namespace: trigger.meta.namespace, name: trigger.meta.name),
+                               metrics: metrics, logger: logger)
     }
 }

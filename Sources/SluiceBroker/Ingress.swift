@@ -70,34 +70,47 @@ public final class Ingress: Sendable {
             responder.respond(Answers.methodNotAllowed)
             return
         }
-        let state = states[responder.loop.index]
+        let shard = responder.loop.index
+        let state = states[shard]
         guard let broker = state.plane.broker(path: request.path) else {
             responder.respond(status: .notFound, headers: Answers.allow,
                               text: "broker \(request.parameterString(0))/\(request.parameterString(1)) not found\n")
             return
         }
+        let started = Monotonic.now()
+        let metrics = broker.metrics
         if broker.isSaturated {
-            broker.metrics.refusedFull.add(1, ordering: .relaxed)
+            metrics.refusedFull.increment()
             responder.respond(Answers.full)
+            Ingress.record(metrics, shard: shard, started: started, event: nil, status: 503)
             return
         }
         let events: [CloudEvent]
         do {
             events = try state.decoder.decode(request, keepTransportHeader: PassThroughHeaders.keeps)
         } catch {
-            broker.metrics.refusedInvalid.add(1, ordering: .relaxed)
+            metrics.refusedInvalid.increment()
             let status: HTTPStatus = if case .unsupportedFormat = error { HTTPStatus(code: 415) } else { .badRequest }
             responder.respond(status: status, headers: Answers.allow, text: "\(error)\n")
+            Ingress.record(metrics, shard: shard, started: started, event: nil, status: status.code)
             return
         }
         let deferred = responder.deferResponse()
+        let first = events.first
         broker.store(events, scratch: &state.scratch) { error in
-            if let error {
-                deferred.complete(Answers.storageFailure(error))
-            } else {
-                deferred.complete(Answers.accepted)
-            }
+            let answer = error.map(Answers.storageFailure) ?? Answers.accepted
+            deferred.complete(answer)
+            Ingress.record(metrics, shard: shard, started: started, event: first, status: answer.status.code)
         }
+    }
+
+    /// Knative's ingress measure: how long the request took, by event type and status.
+    private static func record(_ metrics: BrokerMetrics, shard: Int, started: UInt64, event: CloudEvent?, status: Int) {
+        let elapsed = Int64(clamping: Monotonic.now() &- started)
+        guard let event else {
+            return metrics.requests.record(shard: shard, type: nil, status: status, nanoseconds: elapsed)
+        }
+        event.withView { metrics.requests.record(shard: shard, type: $0.value(of: AttributeName.type), status: status, nanoseconds: elapsed) }
     }
 }
 

@@ -34,11 +34,14 @@ public struct DeliveryFailure: Error, Sendable, Equatable {
 public final class Deliverer: @unchecked Sendable {  // confined to its scheduler
     public let scheduler: any DeliveryScheduler
     private let transport: any DeliveryTransport
+    /// Which loop this deliverer runs on: the metrics keep one cache per loop.
+    public let shard: Int
     private var random: UInt64
 
-    public init(scheduler: any DeliveryScheduler, transport: any DeliveryTransport, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
+    public init(scheduler: any DeliveryScheduler, transport: any DeliveryTransport, shard: Int = 0, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
         self.scheduler = scheduler
         self.transport = transport
+        self.shard = shard
         random = seed | 1
     }
 
@@ -49,15 +52,18 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         public var attemptsMade: Int
         /// When the next attempt is due, in wall-clock milliseconds (0: now).
         public var nextAttemptAt: Int64
+        /// When the event was stored, in monotonic nanoseconds (0: unknown, as after a restart).
+        public var arrivedAt: UInt64
         /// Called when an attempt failed and another is scheduled: the attempts made so far and
         /// when the next is due (a durable queue records it).
         public var onRetry: (@Sendable (_ attempts: Int, _ nextAttemptAt: Int64) -> Void)?
 
-        public init(event: CloudEvent, attemptsMade: Int = 0, nextAttemptAt: Int64 = 0,
+        public init(event: CloudEvent, attemptsMade: Int = 0, nextAttemptAt: Int64 = 0, arrivedAt: UInt64 = 0,
                     onRetry: (@Sendable (_ attempts: Int, _ nextAttemptAt: Int64) -> Void)? = nil) {
             self.event = event
             self.attemptsMade = attemptsMade
             self.nextAttemptAt = nextAttemptAt
+            self.arrivedAt = arrivedAt
             self.onRetry = onRetry
         }
     }
@@ -73,6 +79,11 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
     /// is delivered, dead-lettered or dropped.
     public func deliver(_ job: Job, route: DeliveryRoute, completion: @escaping @Sendable (Outcome) -> Void) {
         let first = min(job.attemptsMade + 1, route.policy.attempts)
+        if job.arrivedAt > 0 {
+            let waited = Monotonic.now() &- job.arrivedAt
+            job.event.withView { route.monitor.metrics.process.record(shard: shard, type: $0.value(of: AttributeName.type), status: nil,
+                                                                      nanoseconds: Int64(clamping: waited)) }
+        }
         let monitor = route.monitor
         let onRetry: @Sendable (Int, Int64) -> Void = { attempts, nextAttemptAt in
             monitor.retried()
@@ -209,7 +220,19 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
             let request = DeliveryRequest(event: event, url: url, timeout: route.policy.timeout, format: route.options.format,
                                           preferReply: preferReply, decodesReply: decodesReply,
                                           headerLines: route.options.headerLines, hiddenAttribute: hidden)
+            let started = Monotonic.now()
+            let shard = self.shard
             transport.send(request) { answer in
+                if isSubscriber {
+                    let status: Int
+                    switch answer {
+                    case .response(let code, _, _, _): status = code
+                    case .unreachable: status = 500
+                    }
+                    let elapsed = Int64(clamping: Monotonic.now() &- started)
+                    event.withView { route.monitor.metrics.dispatch.record(shard: shard, type: $0.value(of: AttributeName.type), status: status,
+                                                                           nanoseconds: elapsed) }
+                }
                 switch answer {
                 case .response(let status, let body, let retryAfter, let reply):
                     if isSubscriber { route.monitor.subscriberAnswered(target: target) }

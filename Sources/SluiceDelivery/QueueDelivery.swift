@@ -54,7 +54,7 @@ public final class QueueDelivery: Sendable {
 /// every queue delivered from that loop.
 public enum Deliverers {
     public static func http(client: HTTPClient, loops: [EventLoop]) -> [Deliverer] {
-        loops.map { Deliverer(scheduler: $0, transport: HTTPDeliveryTransport(client: client, loop: $0),
+        loops.map { Deliverer(scheduler: $0, transport: HTTPDeliveryTransport(client: client, loop: $0), shard: $0.index,
                               seed: UInt64(truncatingIfNeeded: $0.index &* 0x9E37_79B9) | 1) }
     }
 }

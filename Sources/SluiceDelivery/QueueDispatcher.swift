@@ -34,6 +34,7 @@ public final class QueueDispatcher: @unchecked Sendable {  // scheduler-confined
         wake()
     }
 
+
     /// Replaces the route (subscriber, policy) after a configuration reload. Events in flight
     /// finish under the route they started with.
     public func update(_ route: DeliveryRoute) {
@@ -60,7 +61,8 @@ public final class QueueDispatcher: @unchecked Sendable {  // scheduler-confined
         while !stopped, inFlight < window, let stored = queue.next() {
             inFlight += 1
             let queue = self.queue
-            let job = Deliverer.Job(event: stored.event, attemptsMade: stored.attemptsMade, nextAttemptAt: stored.nextAttemptAt) { attempts, at in
+            let job = Deliverer.Job(event: stored.event, attemptsMade: stored.attemptsMade, nextAttemptAt: stored.nextAttemptAt,
+                                    arrivedAt: stored.arrivedAt) { attempts, at in
                 queue.retrying(stored, attempts: attempts, nextAttemptAt: at)
             }
             deliverer.deliver(job, route: route) { [self] _ in

@@ -44,9 +44,10 @@ public final class MemoryStore: BrokerStore, TriggerQueueOwner, Sendable {
         case .failure(let refusal):
             completion(refusal)
         case .success(let admitted):
+            let now = Monotonic.now()
             for entry in admitted where !entry.queues.isEmpty {
                 let position = StreamPosition(offset: sequence.add(1, ordering: .relaxed).newValue)
-                let stored = StoredEvent(event: entry.event, position: position)
+                let stored = StoredEvent(event: entry.event, position: position, arrivedAt: now)
                 for queue in entry.queues { queue.push(stored) }
             }
             completion(nil)

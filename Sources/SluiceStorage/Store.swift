@@ -42,10 +42,13 @@ public struct StoredEvent: Sendable {
     public var attemptsMade: Int = 0
     /// When the next attempt is due, in milliseconds since the epoch (0: now).
     public var nextAttemptAt: Int64 = 0
+    /// When the event was stored, in monotonic nanoseconds (0: unknown, as after a restart).
+    public var arrivedAt: UInt64 = 0
 
-    public init(event: CloudEvent, position: StreamPosition) {
+    public init(event: CloudEvent, position: StreamPosition, arrivedAt: UInt64 = 0) {
         self.event = event
         self.position = position
+        self.arrivedAt = arrivedAt
     }
 }
 

@@ -6,6 +6,7 @@ import SluiceBroker
 import SluiceConfig
 import SluiceHTTP
 import SluiceIO
+import SluiceObservability
 import SluiceStorage
 import Synchronization
 
@@ -20,6 +21,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
     let controller: DataPlaneController
     let ingress: HTTPServer
     let metrics: HTTPServer
+    let exporter = PrometheusExporter()
     private let readiness = ReadinessProbe()
     private let done = DispatchSemaphore(value: 0)
     private let signalQueue = DispatchQueue(label: "sluice.signals")
@@ -35,6 +37,8 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         options.deliveryWindow = serve.deliveryWindow
         options.maxDiskBytes = serve.maxDiskBytes
         options.segmentBytes = serve.segmentBytes
+        options.metricsFactory = exporter.factory
+        options.metrics = MetricsOptions(labelsEventType: serve.metricsEventType)
         switch serve.storage {
         case .memory:
             options.storage = .memory
@@ -87,12 +91,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         metricsConfiguration.port = serve.metricsPort
         metricsConfiguration.maxConnections = 64
         var metricsRouter = Router()
-        let ingressServer = ingress
-        let controller = self.controller
-        metricsRouter.get("/metrics") { _, responder in
-            responder.respond(HTTPResponse(status: .ok, headers: [("Content-Type", "text/plain; version=0.0.4")],
-                                           body: Array(ProcessMetrics.render(ingress: ingressServer, plane: controller.current).utf8)))
-        }
+        MetricsEndpoint(exporter: exporter, controller: controller, ingress: ingress).install(on: &metricsRouter)
         metrics = HTTPServer(configuration: metricsConfiguration, router: metricsRouter, group: group)
     }
 

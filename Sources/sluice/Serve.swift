@@ -4,11 +4,14 @@ import Glibc
 import Logging
 import SluiceHTTP
 import SluiceIO
+import SluiceObservability
 import Synchronization
 
 enum StorageKind: String, ExpressibleByArgument, CaseIterable {
     case disk, memory
 }
+
+extension LogFormat: ExpressibleByArgument {}
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -61,6 +64,13 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "Log line format: text, or json (one object per line, for log shippers).")
+    var logFormat: LogFormat = .text
+
+    @Flag(name: .long, inversion: .prefixedEnableDisable,
+          help: "Label dispatch durations with cloudevents_type (disable to bound the metrics' cardinality).")
+    var metricsEventType = true
+
     func validate() throws {
         for (name, value) in [("--port", port), ("--metrics-port", metricsPort)] where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be between 0 and 65535, not \(value)")
@@ -87,10 +97,20 @@ struct Serve: ParsableCommand {
     func run() throws {
         ProcessPolicy.apply()
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        let format = logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label) { line in
+                    line.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+                }
+                handler.logLevel = level
+                return handler
+            }
         }
         let logger = Logger(label: "sluice")
         let runtime = try Runtime(options: self, logger: logger)

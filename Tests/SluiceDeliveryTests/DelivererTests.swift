@@ -1,8 +1,11 @@
+import CoreMetrics
+import MetricsTestKit
 import SluiceCloudEvents
 import SluiceConfig
 import SluiceDelivery
 import SluiceHTTP
 import SluiceIO
+import SluiceObservability
 import Synchronization
 import Testing
 
@@ -52,14 +55,18 @@ private struct Harness {
     let scheduler = ManualScheduler()
     let transport: ScriptedTransport
     let deliverer: Deliverer
-    let monitor = DeliveryMonitor(owner: DeliveryOwner(kind: "trigger", namespace: "default", name: "t"),
-                                  logger: .init(label: "test"))
+    let metrics = TestMetrics()
+    let monitor: DeliveryMonitor
     let outcomes = Locked<[Deliverer.Outcome]>([])
     let retries = Locked<[(attempts: Int, at: Int64)]>([])
 
     init(scripts: [String: [DeliveryAnswer]] = [:], fallback: DeliveryAnswer = .ok, holding: Bool = false) {
         transport = ScriptedTransport(scheduler: scheduler, scripts: scripts, fallback: fallback, holding: holding)
         deliverer = Deliverer(scheduler: scheduler, transport: transport, seed: 42)
+        monitor = DeliveryMonitor(owner: DeliveryOwner(kind: "trigger", namespace: "default", name: "t"),
+                                  metrics: DeliveryMetrics(prefix: "test", labels: [("kn_trigger_name", "t")], factory: metrics,
+                                                           options: MetricsOptions(), shards: 1),
+                                  logger: .init(label: "test"))
     }
 
     func route(retry: Int = 0, backoff: BackoffPolicy = .exponential, delay: Duration = .seconds(1), retryAfterMax: Duration? = nil,
@@ -81,7 +88,10 @@ private struct Harness {
     }
 
     var outcome: [Deliverer.Outcome] { outcomes.withLock { $0 } }
-    var counters: DeliveryCounters { monitor.counters }
+    /// What a counter of the monitor says.
+    func count(_ counter: KeyPath<DeliveryMetrics, CoreMetrics.Counter>) -> Int64 {
+        (try? metrics.expectCounter(monitor.metrics[keyPath: counter]).totalValue) ?? -1
+    }
 }
 
 // MARK: Tests
@@ -93,8 +103,8 @@ struct DelivererTests {
         harness.deliver(event("1"), route: try harness.route(retry: 3))
         #expect(harness.outcome == [.delivered])
         #expect(harness.transport.sent.count == 1)
-        #expect(harness.counters.attempts.load(ordering: .relaxed) == 1)
-        #expect(harness.counters.delivered.load(ordering: .relaxed) == 1)
+        #expect(harness.count(\.attempts) == 1)
+        #expect(harness.count(\.delivered) == 1)
         #expect(harness.scheduler.pendingTimers == 0)
     }
 
@@ -121,9 +131,9 @@ struct DelivererTests {
         #expect(letter.event.string(AttributeName.knativeerrordata) == "Ym9vbQ==")
         #expect(!letter.preferReply, "dead-letter sinks are not asked for replies")
         #expect(harness.outcome == [.deadLettered])
-        #expect(harness.counters.attempts.load(ordering: .relaxed) == 4)
-        #expect(harness.counters.retries.load(ordering: .relaxed) == 3)
-        #expect(harness.counters.deadLettered.load(ordering: .relaxed) == 1)
+        #expect(harness.count(\.attempts) == 4)
+        #expect(harness.count(\.retries) == 3)
+        #expect(harness.count(\.deadLettered) == 1)
     }
 
     @Test func linearSchedule() throws {
@@ -136,7 +146,7 @@ struct DelivererTests {
             #expect(wait >= base && wait <= base + base / 10, "waited \(wait) ms for a \(base) ms backoff")
         }
         #expect(harness.outcome == [.dropped], "no dead-letter sink")
-        #expect(harness.counters.dropped.load(ordering: .relaxed) == 1)
+        #expect(harness.count(\.dropped) == 1)
     }
 
     @Test func retryAfterLengthensTheWaitUpToItsCap() throws {
@@ -189,8 +199,8 @@ struct DelivererTests {
         #expect(times.count == 3, "the sink gets the first attempt and 2 retries")
         #expect(times[1] - times[0] >= 1000 && times[2] - times[1] >= 2000, "with the same backoff")
         #expect(harness.outcome == [.dropped])
-        #expect(harness.counters.deadLetterFailures.load(ordering: .relaxed) == 1)
-        #expect(harness.counters.attempts.load(ordering: .relaxed) == 3, "attempts count the subscriber's only")
+        #expect(harness.count(\.deadLetterFailures) == 1)
+        #expect(harness.count(\.attempts) == 3, "attempts count the subscriber's only")
     }
 
     @Test func brokerOptionsHideTheTTLAndPutItBackOnReplies() throws {
@@ -206,7 +216,7 @@ struct DelivererTests {
         #expect(replies.events.map(\.id) == ["reply"])
         #expect(replies.events.first?.string(AttributeName.knativebrokerttl) == "17", "the reply carries the TTL the event had")
         #expect(harness.outcome == [.delivered])
-        #expect(harness.counters.replies.load(ordering: .relaxed) == 1)
+        #expect(harness.count(\.replies) == 1)
     }
 
     @Test func aReplyTheBrokerCannotTakeYetRetriesTheDelivery() throws {
@@ -231,7 +241,7 @@ struct DelivererTests {
         let letter = try #require(harness.transport.sent(to: sinkURL).first).request.event
         #expect(letter.string(AttributeName.knativeerrordest) == "broker:default/replies")
         #expect(letter.string(AttributeName.knativeerrorcode) == "400")
-        #expect(harness.counters.repliesRefused.load(ordering: .relaxed) == 1)
+        #expect(harness.count(\.repliesRefused) == 1)
     }
 
     @Test func repliesGoOverHTTPWhenTheReplyIsAURL() throws {

@@ -80,7 +80,9 @@ public final class SluiceProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let text = standardError
-            if let ingress = port(after: "ingress=", in: text), let metrics = port(after: "metrics=", in: text) {
+            // Text logs say ingress=127.0.0.1:8080, JSON logs "ingress":"127.0.0.1:8080".
+            if let ingress = port(after: "ingress=", in: text) ?? port(after: #""ingress":""#, in: text),
+               let metrics = port(after: "metrics=", in: text) ?? port(after: #""metrics":""#, in: text) {
                 ingressPort = ingress
                 metricsPort = metrics
                 return

@@ -80,11 +80,12 @@ extension DiskStore {
         }
         pendingBytes.subtract(eventBytes, ordering: .relaxed)
         var events = 0
+        let now = Monotonic.now()
         for (index, write) in taken.writes.enumerated() {
             var sequence = firstSequences[index]
             for entry in write.entries {
                 log.addOutstanding(entry.queues.count)
-                let stored = StoredEvent(event: entry.event, position: StreamPosition(offset: sequence))
+                let stored = StoredEvent(event: entry.event, position: StreamPosition(offset: sequence), arrivedAt: now)
                 for queue in entry.queues { queue.push(stored) }
                 sequence += 1
             }
