@@ -20,6 +20,15 @@ public enum ManifestLoader {
 
     /// Loads manifests given as (file name, contents) pairs, in order.
     public static func load(files: [(name: String, contents: String)]) throws(ConfigError) -> ManifestSet {
+        let read = read(files: files)
+        if !read.problems.isEmpty { throw ConfigError(problems: read.problems) }
+        return read.manifests
+    }
+
+    /// Reads manifests and returns what decoded together with every problem found, so that
+    /// later checks (filters, destinations) can run on the rest and all problems are reported
+    /// in one run. A manifest with a problem of its own is left out of `manifests`.
+    public static func read(files: [(name: String, contents: String)]) -> (manifests: ManifestSet, problems: [ConfigProblem]) {
         let diagnostics = Diagnostics()
         var set = ManifestSet()
         for file in files {
@@ -27,8 +36,18 @@ public enum ManifestLoader {
         }
         ManifestValidation.checkReferences(set, diagnostics)
         set.warnings = diagnostics.warnings.sorted(by: ConfigProblem.inFileOrder)
-        if !diagnostics.errors.isEmpty { throw ConfigError(problems: diagnostics.errors.sorted(by: ConfigProblem.inFileOrder)) }
-        return set
+        return (set, diagnostics.errors.sorted(by: ConfigProblem.inFileOrder))
+    }
+
+    /// Reads everything at `path` (see `read(files:)`).
+    public static func read(path: String) -> (manifests: ManifestSet, problems: [ConfigProblem]) {
+        do {
+            return read(files: try readFiles(at: path))
+        } catch let error as ConfigError {
+            return (ManifestSet(), error.problems)
+        } catch {
+            return (ManifestSet(), [ConfigProblem(location: SourceLocation(file: path, line: 1), message: "\(error)")])
+        }
     }
 
     static func readFiles(at path: String) throws -> [(name: String, contents: String)] {
@@ -83,25 +102,11 @@ public enum ManifestLoader {
               let apiVersion = document.string("apiVersion", required: true, context: "manifest")
         else { return }
         let group = apiVersion.split(separator: "/").count > 1 ? String(apiVersion.split(separator: "/")[0]) : ""
-        switch (group, kind) {
-        case ("eventing.knative.dev", "Broker"):
-            if let broker = ResourceDecoder.broker(document) { set.brokers.append(broker) }
-        case ("eventing.knative.dev", "Trigger"):
-            if let trigger = ResourceDecoder.trigger(document) { set.triggers.append(trigger) }
-        case ("", "ConfigMap"):
-            guard let configMap = ResourceDecoder.configMap(document) else { return }
-            set.configMaps.append(configMap)
-            if configMap.meta.name == "config-br-defaults" {
-                set.brokerDefaults = ResourceDecoder.brokerDefaults(configMap, document)
-            }
-        case ("", "Secret"):
-            if let secret = ResourceDecoder.secret(document) { set.secrets.append(secret) }
-        case ("messaging.knative.dev", "InMemoryChannel"), ("messaging.knative.dev", "Channel"),
-             ("messaging.knative.dev", "Subscription"), ("sources.knative.dev", "PingSource"),
-             ("sources.knative.dev", "KafkaSource"), ("sources.knative.dev", "RabbitmqSource"),
-             ("eventing.knative.dev", "KafkaSink"):
+        if let served = ManifestKinds.kind(group: group, name: kind) {
+            served.decode(document, &set)
+        } else if ManifestKinds.planned.contains("\(group)/\(kind)") {
             diagnostics.warning(document.location, "\(kind) (\(apiVersion)) is not served by this version of Sluice yet; skipped")
-        default:
+        } else {
             diagnostics.warning(document.location, "unknown kind \(kind) (\(apiVersion)); skipped")
         }
     }

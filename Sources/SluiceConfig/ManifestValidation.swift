@@ -15,9 +15,11 @@ enum ManifestValidation {
         for configMap in set.configMaps { checkUnique("ConfigMap", configMap.meta) }
         for secret in set.secrets { checkUnique("Secret", secret.meta) }
 
+        // Knative accepts such a trigger and marks it not ready; so does Sluice: it stays
+        // inactive until its broker appears (on a reload).
         for trigger in set.triggers where set.broker(namespace: trigger.meta.namespace, name: trigger.broker) == nil {
-            diagnostics.error(trigger.brokerLocation,
-                              "Trigger \(trigger.meta.namespace)/\(trigger.meta.name): broker \"\(trigger.broker)\" does not exist in namespace \(trigger.meta.namespace)")
+            diagnostics.warning(trigger.brokerLocation,
+                                "Trigger \(trigger.meta.namespace)/\(trigger.meta.name): broker \"\(trigger.broker)\" does not exist in namespace \(trigger.meta.namespace); the trigger stays inactive until it appears")
         }
     }
 }

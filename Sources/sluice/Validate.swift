@@ -18,28 +18,24 @@ struct Validate: ParsableCommand {
     func run() throws {
         var options = DataPlaneOptions()
         options.clusterDomain = clusterDomain
-        switch ConfigurationLoader.load(path: config, options: options) {
-        case .failure(let error):
-            for problem in error.problems { printError(problem.description) }
-            throw ExitCode(1)
-        case .success(let manifests):
-            for warning in manifests.warnings { printError("\(warning.location): warning: \(warning.message)") }
-            print("\(config): ok (\(manifests.brokers.count) brokers, \(manifests.triggers.count) triggers)")
-        }
+        let read = ManifestLoader.read(path: config)
+        let problems = read.problems + DataPlaneController.check(read.manifests, options: options)
+        let warnings = read.manifests.warnings.map { ConfigProblem(location: $0.location, message: "warning: \($0.message)") }
+        for line in (problems + warnings).sorted(by: ConfigProblem.inFileOrder) { printError(line.description) }
+        if !problems.isEmpty { throw ExitCode(1) }
+        print("\(config): ok (\(read.manifests.brokers.count) brokers, \(read.manifests.triggers.count) triggers)")
     }
 }
 
 /// Reading and checking manifests, the same way for `validate`, `serve` and reloads.
 enum ConfigurationLoader {
     static func load(path: String, options: DataPlaneOptions) -> Result<ManifestSet, ConfigError> {
-        do {
-            let manifests = try ManifestLoader.load(path: path)
-            let problems = DataPlaneController.check(manifests, options: options)
-            if !problems.isEmpty { return .failure(ConfigError(problems: problems)) }
-            return .success(manifests)
-        } catch {
-            return .failure(error)
-        }
+        let read = ManifestLoader.read(path: path)
+        // Checks that only building finds (filters, destinations) run on whatever decoded, so
+        // one run reports every problem.
+        let problems = read.problems + DataPlaneController.check(read.manifests, options: options)
+        if !problems.isEmpty { return .failure(ConfigError(problems: problems.sorted(by: ConfigProblem.inFileOrder))) }
+        return .success(read.manifests)
     }
 }
 

@@ -121,6 +121,15 @@ struct ValidateCommandTests {
               subscriber: {uri: "http://127.0.0.1:9/"}
               delivery:
                 backoffDelay: soon
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: sql, namespace: demo}
+            spec:
+              broker: default
+              filters:
+                - cesql: "type = 'a' AND"
+              subscriber: {uri: "http://127.0.0.1:9/"}
             """, "b.yaml": """
             apiVersion: eventing.knative.dev/v1
             kind: Broker
@@ -130,9 +139,11 @@ struct ValidateCommandTests {
             """])
         let sluice = try SluiceProcess(["validate", "--config", directory])
         #expect(sluice.waitForExit() == 1)
-        #expect(eventually { sluice.standardError.split(separator: "\n").count >= 4 })
+        #expect(eventually { sluice.standardError.split(separator: "\n").count >= 5 })
         let lines = sluice.standardError.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix(directory + "/a.yaml:5: ") && $0.contains("broker \"missing\" does not exist") })
+        #expect(lines.contains { $0.hasPrefix(directory + "/a.yaml:5: warning: ") && $0.contains("broker \"missing\" does not exist") })
+        #expect(lines.contains { $0.hasPrefix(directory + "/a.yaml:19: ") && $0.contains("cesql") },
+                "a CESQL error is reported beside the other problems: \(lines)")
         #expect(lines.contains { $0.hasPrefix(directory + "/a.yaml:8: ") && $0.contains("Bad-Key") })
         #expect(lines.contains { $0.hasPrefix(directory + "/a.yaml:11: ") && $0.contains("backoffDelay") })
         #expect(lines.contains { $0.hasPrefix(directory + "/b.yaml:5: ") && $0.contains("backoffPolicy") })
@@ -142,14 +153,42 @@ struct ValidateCommandTests {
         let directory = try manifestDirectory(["a.yaml": """
             apiVersion: eventing.knative.dev/v1
             kind: Trigger
-            metadata: {name: orphan, namespace: demo}
+            metadata: {name: bad, namespace: demo}
             spec:
-              broker: missing
+              broker: default
+              filters:
+                - cesql: "type ="
               subscriber: {uri: "http://127.0.0.1:9/"}
             """])
         let sluice = try SluiceProcess(["serve", "--config", directory, "--storage", "memory", "--port", "0", "--metrics-port", "0"])
         #expect(sluice.waitForExit() == 1)
-        #expect(eventually { sluice.standardError.contains("a.yaml:5: ") })
+        #expect(eventually { sluice.standardError.contains("a.yaml:7: ") })
+    }
+
+    @Test func aTriggerWaitsForItsBroker() throws {
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let trigger = """
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: early, namespace: demo}
+            spec:
+              broker: late
+              subscriber: {uri: "\(subscriber.url("/early"))"}
+
+            """
+        let directory = try manifestDirectory(["a.yaml": trigger])
+        let sluice = try SluiceProcess.serve(config: directory, memory: true)
+        defer { sluice.stop() }
+        #expect(sluice.standardError.contains("a.yaml:5: Trigger demo/early: broker \"late\" does not exist in namespace demo"))
+        let sender = EventSender(port: sluice.ingressPort)
+        #expect(try sender.send("/demo/late").status == 404, "no broker yet")
+        try (trigger + "---\napiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: late, namespace: demo}\n")
+            .write(toFile: directory + "/a.yaml", atomically: true, encoding: .utf8)
+        sluice.signal(SIGHUP)
+        #expect(eventually { sluice.standardError.contains("configuration reloaded") })
+        #expect(try sender.send("/demo/late", id: "now").status == 202)
+        #expect(eventually { subscriber.requests(to: "/early").first?.eventID == "now" }, "the trigger became active with its broker")
     }
 
     @Test func anUnusableDataDirectoryStopsServeWithExitCode1() throws {

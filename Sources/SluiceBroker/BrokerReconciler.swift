@@ -1,0 +1,94 @@
+import Logging
+import SluiceConfig
+import SluiceDelivery
+import SluiceStorage
+
+/// Brokers: opens each broker's backend through the factory of its class, keeps it across
+/// reloads and closes it when the broker goes away; binds the broker's triggers to it (the
+/// intake the ingress uses, a queue per trigger); owns each broker's metric handles. Used
+/// under the controller's lock.
+final class BrokerReconciler {
+    let options: DataPlaneOptions
+    let brokerClasses: BrokerClasses
+    private let logger: Logger
+    private let shards: Int
+    private var backends: [String: any BrokerBackend] = [:]
+    private var metrics: [String: BrokerMetrics] = [:]
+
+    init(options: DataPlaneOptions, brokerClasses: BrokerClasses, shards: Int, logger: Logger) {
+        self.options = options
+        self.brokerClasses = brokerClasses
+        self.shards = shards
+        self.logger = logger
+    }
+
+    /// Problems of brokers that only resolving finds.
+    static func check(_ manifests: ManifestSet, options: DataPlaneOptions) -> [ConfigProblem] {
+        manifests.brokers.compactMap { broker in
+            broker.delivery?.deadLetterSink.flatMap { DestinationResolver.problem($0, namespace: broker.meta.namespace, options: options) }
+        }
+    }
+
+    /// Opens the backends of brokers that have none yet; the first failure stops it.
+    func open(_ manifests: ManifestSet) throws(StorageError) {
+        for broker in manifests.brokers where backends[broker.key] == nil {
+            backends[broker.key] = try brokerClasses.factory(for: broker).open(broker)
+        }
+    }
+
+    /// What a reconcile built: each served broker, and each broker's trigger queues, aligned
+    /// with the triggers it was given.
+    struct Built {
+        var runtimes: [String: BrokerRuntime] = [:]
+        var queues: [String: [any TriggerQueue]] = [:]
+    }
+
+    /// Builds every broker of `manifests` over its backend, bound to `triggers` (by broker
+    /// key); closes the backends and releases the metrics of brokers that are gone.
+    func reconcile(_ manifests: ManifestSet, triggers: [String: [TriggerPlan]]) -> Built {
+        var built = Built()
+        for broker in manifests.brokers {
+            let key = broker.key
+            let backend: any BrokerBackend
+            if let existing = backends[key] {
+                backend = existing
+            } else {
+                do throws(StorageError) {
+                    backend = try brokerClasses.factory(for: broker).open(broker)
+                } catch {
+                    logger.error("broker \(key) has no store and is not served: \(error)")
+                    continue
+                }
+                backends[key] = backend
+            }
+            let brokerMetrics = metrics[key] ?? BrokerMetrics(namespace: broker.meta.namespace, name: broker.meta.name,
+                                                              durable: backend.storageMetrics != nil, factory: options.metricsFactory,
+                                                              options: options.metrics, shards: shards)
+            metrics[key] = brokerMetrics
+            let plans = triggers[key] ?? []
+            let (intake, queues) = backend.bind(triggers: plans.map { ($0.key, $0.filter) }, metrics: brokerMetrics)
+            built.queues[key] = queues
+            built.runtimes[key] = BrokerRuntime(namespace: broker.meta.namespace, name: broker.meta.name, backend: backend,
+                                                intake: intake, metrics: brokerMetrics)
+        }
+        for (key, backend) in backends where built.runtimes[key] == nil {
+            backend.close()
+            backends[key] = nil
+        }
+        for (key, gone) in metrics where built.runtimes[key] == nil {
+            gone.release()
+            metrics[key] = nil
+        }
+        return built
+    }
+
+    /// Writes what the backends hold pending and closes them (shutdown).
+    func close() {
+        for backend in backends.values { backend.close() }
+    }
+}
+
+extension BrokerManifest {
+    /// "namespace/name", the key brokers are kept by.
+    var key: String { "\(meta.namespace)/\(meta.name)" }
+}

@@ -1,0 +1,46 @@
+/// Every manifest kind Sluice reads, with its decoder: the one place a kind is registered.
+/// Adding a kind is its model, its decoder and one line in `served`.
+enum ManifestKinds {
+    struct Kind: Sendable {
+        /// The API group (`eventing.knative.dev`; "" for the core group of ConfigMap and Secret).
+        let group: String
+        let name: String
+        /// Decodes one document of this kind into the set, reporting problems as it goes.
+        let decode: @Sendable (YAMLNode, inout ManifestSet) -> Void
+    }
+
+    static let served: [Kind] = [
+        Kind(group: "eventing.knative.dev", name: "Broker") { document, set in
+            if let broker = ResourceDecoder.broker(document) { set.brokers.append(broker) }
+        },
+        Kind(group: "eventing.knative.dev", name: "Trigger") { document, set in
+            if let trigger = ResourceDecoder.trigger(document) { set.triggers.append(trigger) }
+        },
+        Kind(group: "", name: "ConfigMap") { document, set in
+            guard let configMap = ResourceDecoder.configMap(document) else { return }
+            set.configMaps.append(configMap)
+            if configMap.meta.name == "config-br-defaults" {
+                set.brokerDefaults = ResourceDecoder.brokerDefaults(configMap, document)
+            }
+        },
+        Kind(group: "", name: "Secret") { document, set in
+            if let secret = ResourceDecoder.secret(document) { set.secrets.append(secret) }
+        },
+    ]
+
+    /// Kinds the product serves in a later version: skipped with a warning that says so
+    /// (rather than "unknown kind"), so a user knows their manifest was read correctly.
+    static let planned: Set<String> = [
+        "messaging.knative.dev/InMemoryChannel", "messaging.knative.dev/Channel", "messaging.knative.dev/Subscription",
+        "messaging.knative.dev/KafkaChannel", "flows.knative.dev/Sequence", "flows.knative.dev/Parallel",
+        "sources.knative.dev/PingSource", "sources.knative.dev/KafkaSource", "sources.knative.dev/RabbitmqSource",
+        "eventing.knative.dev/KafkaSink", "eventing.knative.dev/EventPolicy",
+    ]
+
+    private static let byKey: [String: Kind] = Dictionary(served.map { ("\($0.group)/\($0.name)", $0) }) { first, _ in first }
+
+    /// The kind an `apiVersion` and `kind` name, if Sluice serves it.
+    static func kind(group: String, name: String) -> Kind? {
+        byKey["\(group)/\(name)"]
+    }
+}
