@@ -20,7 +20,9 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
     // cycle through the pool's idle list is broken when the connection closes.
     private let pool: ConnectionPool
     private let loop: EventLoop
-    private var fd: Int32 = -1
+    /// The connection's socket behind its transport (plain TCP, or TLS for https origins).
+    private var transport: (any StreamTransport)?
+    private var fd: Int32 { transport?.descriptor ?? -1 }
     private var phase = Phase.resolving
     private var addresses: [SocketAddress] = []
     private var task: ClientTask?
@@ -73,16 +75,14 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
         let address = addresses.removeFirst()
         do {
             let (socket, connected) = try Socket.connect(to: address)
-            fd = socket
+            transport = configuration.makeTransport(socket, pool.origin)
             phase = .connecting
             interest = connected ? .readable : .writable
             try loop.register(self, fd: fd, interest: interest)
             if connected { didConnect() }
         } catch {
-            if fd >= 0 {
-                Syscall.close(fd)
-                fd = -1
-            }
+            transport?.close()
+            transport = nil
             connectNext(after: .transport(error))
         }
     }
@@ -147,8 +147,9 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
     }
 
     private func flush() {
+        guard let transport else { return fail(.connectionClosed) }
         let pendingBefore = output.pendingCount
-        let result = output.flush(to: fd)
+        let result = output.flush(to: transport)
         if output.pendingCount < pendingBefore { requestReachedSocket = true }
         switch result {
         case .done:
@@ -168,8 +169,8 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
             guard event.isWritable || event.isHangup else { return }
             if let error = Socket.pendingError(of: fd) {
                 loop.deregister(fd: fd)
-                Syscall.close(fd)
-                fd = -1
+                transport?.close()
+                transport = nil
                 phase = .resolving
                 connectNext(after: .transport(error))
                 return
@@ -192,10 +193,11 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
         } else {
             input.reserveWritable(4096)
         }
+        guard let transport else { return fail(.connectionClosed) }
         let space = input.writableBytes
         let result: IOResult<Int>
         do {
-            result = try Syscall.read(fd, space.baseAddress!, space.count)
+            result = try transport.read(into: space)
         } catch {
             fail(.transport(error))
             return
@@ -327,10 +329,10 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
     func close(failing error: HTTPError?) {
         guard phase != .closed else { return }
         phase = .closed
-        if fd >= 0 {
-            loop.deregister(fd: fd)
-            Syscall.close(fd)
-            fd = -1
+        if let transport {
+            loop.deregister(fd: transport.descriptor)
+            transport.close()
+            self.transport = nil
         }
         pool.connectionClosed(self)
         if let error, let pending = task {

@@ -17,6 +17,11 @@ public struct HTTPClientConfiguration: Sendable {
     public var head = HeadLimits(maxHeadBytes: 64 * 1024, maxRequestLineBytes: 8 * 1024, maxHeaderCount: 200)
     /// How long a resolved host name is reused.
     public var dnsCacheTTL: Duration = .seconds(30)
+    /// Wraps each connected socket in the transport its connection reads and writes through
+    /// (plain TCP by default; TLS for https origins).
+    public var makeTransport: @Sendable (_ socket: Int32, _ origin: Origin) -> any StreamTransport = { socket, _ in
+        SocketTransport(descriptor: socket)
+    }
 
     public init() {}
 }

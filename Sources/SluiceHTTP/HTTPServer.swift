@@ -24,6 +24,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// After answering and half-closing, how long unread client bytes are drained before close.
     public var lingerTimeout: Duration = .seconds(2)
     public var backlog: Int32 = 1024
+    /// Wraps each accepted socket in the transport its connection reads and writes through
+    /// (plain TCP by default; a TLS listener wraps it in TLS).
+    public var makeTransport: @Sendable (_ socket: Int32) -> any StreamTransport = { SocketTransport(descriptor: $0) }
 
     public init() {}
 }
@@ -190,7 +193,7 @@ final class Listener: EventHandler {
             return
         }
         Socket.setNoDelay(client)
-        let connection = HTTPServerConnection(fd: client, server: server, state: state)
+        let connection = HTTPServerConnection(transport: server.configuration.makeTransport(client), server: server, state: state)
         do {
             try state.loop.register(connection, fd: client, interest: .readable)
             state.connections[ObjectIdentifier(connection)] = connection

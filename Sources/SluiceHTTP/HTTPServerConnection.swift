@@ -20,6 +20,8 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         case closed
     }
 
+    let transport: any StreamTransport
+    /// The socket, for the loop's registrations.
     let fd: Int32
     let loop: EventLoop
     // Strong on purpose: `unowned` costs an atomic check on every access of the hot path. The
@@ -52,8 +54,9 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     private static let outputHighWater = 256 * 1024
     private static let retainedInputCapacity = 64 * 1024
 
-    init(fd: Int32, server: HTTPServer, state: ServerLoopState) {
-        self.fd = fd
+    init(transport: any StreamTransport, server: HTTPServer, state: ServerLoopState) {
+        self.transport = transport
+        fd = transport.descriptor
         self.loop = state.loop
         self.server = server
         self.state = state
@@ -98,7 +101,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         let space = input.writableBytes
         let result: IOResult<Int>
         do {
-            result = try Syscall.read(fd, space.baseAddress!, space.count)
+            result = try transport.read(into: space)
         } catch {
             close()
             return
@@ -268,7 +271,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
 
     private func flush() {
         guard phase != .closed else { return }
-        switch output.flush(to: fd) {
+        switch output.flush(to: transport) {
         case .done:
             if interest.contains(.writable) { setInterest(interest.subtracting(.writable)) }
             if output.buffer.capacity > HTTPServerConnection.retainedInputCapacity { output.buffer.shrink(to: 4096) }
@@ -298,7 +301,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
             return
         }
         phase = .lingering
-        Syscall.shutdownWrite(fd)
+        transport.shutdownWrite()
         setReadInterest(true)
         setDeadline(loop.now &+ lingerTimeout)
     }
@@ -306,7 +309,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     private func discardInput() {
         input.clear()
         let space = input.writableBytes
-        switch try? Syscall.read(fd, space.baseAddress!, space.count) {
+        switch try? transport.read(into: space) {
         case .done(let count)? where count > 0: return
         case .wouldBlock?: return
         default: close()
@@ -322,7 +325,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         guard phase != .closed else { return }
         phase = .closed
         loop.deregister(fd: fd)
-        Syscall.close(fd)
+        transport.close()
         state.connections[ObjectIdentifier(self)] = nil
         server.openConnections.wrappingSubtract(1, ordering: .relaxed)
     }

@@ -43,17 +43,17 @@ final class OutboundQueue {
         }
     }
 
-    /// Writes as much as the socket takes: one `write` for the buffer alone, `writev` when a
-    /// body by reference follows it.
-    func flush(to fd: Int32) -> FlushResult {
+    /// Writes as much as the transport takes: one write for the buffer alone, a vectored one
+    /// when a body by reference follows it.
+    func flush(to transport: any StreamTransport) -> FlushResult {
         while !isEmpty {
             let written: IOResult<Int>
             do {
                 if tailSent == tail.count {
                     let bytes = buffer.readableBytes
-                    written = try Syscall.send(fd, bytes.baseAddress!, bytes.count)
+                    written = try transport.write(bytes)
                 } else {
-                    written = try writeVectored(fd)
+                    written = try writeVectored(transport)
                 }
             } catch {
                 return .failed(error)
@@ -67,7 +67,7 @@ final class OutboundQueue {
         return .done
     }
 
-    private func writeVectored(_ fd: Int32) throws(IOError) -> IOResult<Int> {
+    private func writeVectored(_ transport: any StreamTransport) throws(IOError) -> IOResult<Int> {
         let head = buffer.readableBytes
         let sent = tailSent
         let result: Result<IOResult<Int>, IOError> = tail.withUnsafeBytes { body in
@@ -82,7 +82,7 @@ final class OutboundQueue {
                 }
                 iov[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: rest.baseAddress), iov_len: rest.count)
                 count += 1
-                return Result { () throws(IOError) in try Syscall.sendv(fd, UnsafePointer(iov.baseAddress!), Int32(count)) }
+                return Result { () throws(IOError) in try transport.write(vectors: UnsafeBufferPointer(rebasing: iov[..<count])) }
             }
         }
         return try result.get()
