@@ -141,7 +141,14 @@ let package = Package(
             exclude: ["CESQLTCK"],
             swiftSettings: strict
         ),
-        .testTarget(name: "SluiceBrokerTests", dependencies: ["SluiceTestSupport", "SluiceBroker", "SluiceHTTP", "SluiceIO"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceBrokerTests",
+            dependencies: [
+                "SluiceTestSupport", "SluiceBroker", "SluiceHTTP", "SluiceIO", "SluiceCloudEvents", "SluiceConfig", "SluiceFilter",
+                "SluiceStorage", "SluiceDelivery", .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SluiceDeliveryTests",
             dependencies: [

@@ -61,14 +61,39 @@ final class RecordingHandler: EventHandler, @unchecked Sendable {
     }
 }
 
-/// Runs `body` on `loop` and waits for it.
-func onLoop(_ loop: EventLoop, _ body: @escaping @Sendable () -> Void) {
+/// Runs `body` on `loop` and waits for it, at most 5 seconds; false when it did not run.
+@discardableResult
+func onLoop(_ loop: EventLoop, _ body: @escaping @Sendable () -> Void) -> Bool {
     let done = DispatchSemaphore(value: 0)
     loop.execute {
         body()
         done.signal()
     }
-    done.wait()
+    let ran = done.wait(timeout: .now() + 5) == .success
+    #expect(ran, "the loop ran the task")
+    return ran
+}
+
+/// The real epoll selector, counting the wake-ups asked of it.
+final class CountingSelector: Selector, @unchecked Sendable {
+    private let inner: EpollSelector
+    let wakeups = Atomic<Int>(0)
+
+    init() throws(IOError) {
+        inner = try EpollSelector()
+    }
+
+    func register(fd: Int32, interest: Interest, tag: UInt64) throws(IOError) { try inner.register(fd: fd, interest: interest, tag: tag) }
+    func reregister(fd: Int32, interest: Interest, tag: UInt64) throws(IOError) { try inner.reregister(fd: fd, interest: interest, tag: tag) }
+    func deregister(fd: Int32) throws(IOError) { try inner.deregister(fd: fd) }
+    func wait(into events: UnsafeMutableBufferPointer<ReadyEvent>, timeoutMilliseconds: Int32) throws(IOError) -> Int {
+        try inner.wait(into: events, timeoutMilliseconds: timeoutMilliseconds)
+    }
+    func wakeup() {
+        wakeups.add(1, ordering: .relaxed)
+        inner.wakeup()
+    }
+    func close() { inner.close() }
 }
 
 @Suite("event loop")
@@ -103,9 +128,22 @@ struct EventLoopTests {
         let selector = ScriptedSelector()
         let group = try EventLoopGroup(loopCount: 1, makeSelector: { selector })
         defer { group.shutdown() }
+        let loop = group.loops[0]
+        let log = EventLog()
+        let known = RecordingHandler("known", log: log)
+        onLoop(loop) { try? loop.register(known, fd: 9, interest: .readable) }
+        let tag = selector.registrations.withLock { $0[9] ?? 0 }
+        let handled = DispatchSemaphore(value: 0)
+        known.onEvent = { (_: ReadyEvent) in handled.signal() }
+        // Unknown descriptors around a known one, in one batch: only the known one is handled,
+        // and the loop goes on.
         selector.script([ReadyEvent(tag: UInt64(3) << 32 | 100_000, mask: ReadyEvent.readable),
-                         ReadyEvent(tag: 5, mask: ReadyEvent.hangup)])
-        onLoop(group.loops[0]) {}  // the loop survived the batch
+                         ReadyEvent(tag: 5, mask: ReadyEvent.hangup),
+                         ReadyEvent(tag: tag, mask: ReadyEvent.readable),
+                         ReadyEvent(tag: UInt64(1) << 32 | 4_000, mask: ReadyEvent.readable)])
+        #expect(handled.wait(timeout: .now() + 2) == .success)
+        #expect(onLoop(loop) {}, "the loop still runs tasks after the batch")
+        #expect(log.all == ["known"])
     }
 
     @Test func executeFromManyThreadsRunsEverythingOnTheLoop() throws {
@@ -165,14 +203,23 @@ struct EventLoopTests {
 
     @Test func eventfdWakeupsAreCoalesced() throws {
         // Many executes while the loop is busy cost no wake-ups; the loop still runs them all.
-        let group = try EventLoopGroup(loopCount: 1)
+        let selector = try CountingSelector()
+        let group = try EventLoopGroup(loopCount: 1, makeSelector: { selector })
         defer { group.shutdown() }
         let loop = group.loops[0]
         let count = Atomic<Int>(0)
-        loop.execute { usleep(50_000) }
+        let busy = DispatchSemaphore(value: 0)
+        loop.execute {
+            busy.signal()
+            usleep(50_000)
+        }
+        #expect(busy.wait(timeout: .now() + 5) == .success)
+        let before = selector.wakeups.load(ordering: .relaxed)
         for _ in 0..<1000 { loop.execute { count.add(1, ordering: .relaxed) } }
+        let during = selector.wakeups.load(ordering: .relaxed) - before
         onLoop(loop) {}
         #expect(count.load(ordering: .relaxed) == 1000)
+        #expect(during == 0, "1000 executes to a busy loop asked for \(during) wake-ups")
     }
 }
 
