@@ -3,7 +3,7 @@ import SluiceFilter
 import SluiceStorage
 
 /// What the ingress sees of a broker's storage as configured now: it takes stamped events.
-public protocol BrokerIntake: Sendable {
+public protocol BrokerIntake: AnyObject, Sendable {
     /// Stores `events` for the triggers that take them; `completion` gets nil once they are
     /// stored (the producer may then be answered 2xx) or why they were not. It may run
     /// before `store` returns.
@@ -26,13 +26,15 @@ public protocol BrokerBackend: AnyObject, Sendable {
     func close()
 }
 
-/// A broker whose events wait in one of this process's stores (memory or disk): ingress
-/// matches each event against the trigger index once and appends it to the queues of the
-/// triggers it matched.
-final class StoreBackend<Store: BrokerStore>: BrokerBackend {
-    let store: Store
+/// A broker whose events wait in one of this process's stores (memory or disk, both keeping
+/// each trigger's events in a `RingTriggerQueue`): ingress matches each event against the
+/// trigger index once and appends it to the queues of the triggers it matched.
+final class StoreBackend: BrokerBackend {
+    /// Concrete queue types keep the per-request path free of generic code (no metadata
+    /// look-ups at run time); one existential call reaches the store.
+    let store: any BrokerStore<RingTriggerQueue>
 
-    init(store: Store) {
+    init(store: any BrokerStore<RingTriggerQueue>) {
         self.store = store
     }
 
@@ -51,13 +53,21 @@ final class StoreBackend<Store: BrokerStore>: BrokerBackend {
 }
 
 /// Matching and storing for one configuration of a store-backed broker. Immutable; a reload
-/// makes a new one over the same store and the queues of unchanged triggers.
-struct IndexedIntake<Store: BrokerStore>: BrokerIntake {
-    let store: Store
+/// makes a new one over the same store and the queues of unchanged triggers. A class, so a
+/// request retains one reference rather than each of its fields.
+final class IndexedIntake: BrokerIntake {
+    let store: any BrokerStore<RingTriggerQueue>
     let index: TriggerIndex
     /// Aligned with the index's trigger numbers.
-    let queues: [Store.Queue]
+    let queues: [RingTriggerQueue]
     let metrics: BrokerMetrics
+
+    init(store: any BrokerStore<RingTriggerQueue>, index: TriggerIndex, queues: [RingTriggerQueue], metrics: BrokerMetrics) {
+        self.store = store
+        self.index = index
+        self.queues = queues
+        self.metrics = metrics
+    }
 
     var isSaturated: Bool {
         if queues.isEmpty { return false }
@@ -66,7 +76,7 @@ struct IndexedIntake<Store: BrokerStore>: BrokerIntake {
     }
 
     func store(_ events: [CloudEvent], scratch: inout [Int], completion: @escaping @Sendable (StorageError?) -> Void) {
-        var entries: [StoreEntry<Store.Queue>] = []
+        var entries: [StoreEntry<RingTriggerQueue>] = []
         entries.reserveCapacity(events.count)
         var unmatched = 0
         for event in events {

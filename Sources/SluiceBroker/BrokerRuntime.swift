@@ -26,12 +26,16 @@ public final class BrokerRuntime: Sendable {
     var isSaturated: Bool { intake.isSaturated }
 
     /// Stores stamped events for the triggers they match; `completion` gets nil once stored.
+    /// The caller counts the outcome (`count`): its own completion is the one closure a
+    /// request needs.
+    @inline(__always)
     func store(_ events: [CloudEvent], scratch: inout [Int], completion: @escaping @Sendable (StorageError?) -> Void) {
-        let metrics = self.metrics
-        let count = events.count
-        intake.store(events, scratch: &scratch) { error in
-            if error == nil { metrics.accepted.increment(by: count) } else { metrics.refusedFull.increment() }
-            completion(error)
-        }
+        intake.store(events, scratch: &scratch, completion: completion)
+    }
+
+    /// Counts what storing `count` events ended in.
+    @inline(__always)
+    func count(_ error: StorageError?, events count: Int) {
+        if error == nil { metrics.accepted.increment(by: count) } else { metrics.refusedFull.increment() }
     }
 }

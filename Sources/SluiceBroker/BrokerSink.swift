@@ -33,7 +33,9 @@ struct BrokerSink: EventSink {
             }
         }
         var scratch: [Int] = []
+        let count = stamped.count
         broker.store(stamped, scratch: &scratch) { error in
+            broker.count(error, events: count)
             completion(error.map { SinkRejection(status: 503, reason: "\($0)", retryable: true) })
         }
     }

@@ -5,6 +5,7 @@ public enum SpecVersion: UInt8, Sendable, CustomStringConvertible {
     case v1_0 = 0
     case v0_3 = 1
 
+    @inlinable
     public init?(text: some Collection<UInt8>) {
         if text.elementsEqual("1.0".utf8) {
             self = .v1_0
@@ -68,7 +69,7 @@ public enum AttributeName {
 }
 
 /// Byte equality of a buffer and a literal.
-@inline(__always)
+@inlinable @inline(__always)
 public func bytesEqual(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
     guard bytes.count == literal.utf8CodeUnitCount else { return false }
     guard let base = bytes.baseAddress else { return literal.utf8CodeUnitCount == 0 }
@@ -76,7 +77,7 @@ public func bytesEqual(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString)
 }
 
 /// Byte equality of two buffers.
-@inline(__always)
+@inlinable @inline(__always)
 public func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     guard a.count == b.count else { return false }
     guard let first = a.baseAddress, let second = b.baseAddress else { return a.count == 0 }
@@ -85,7 +86,7 @@ public func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer)
 
 /// Attribute names and values are short: comparing them a word at a time inline beats a call
 /// to memcmp, which still takes over beyond a few words.
-@inline(__always)
+@inlinable @inline(__always)
 func sameBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int) -> Bool {
     if count >= 8 {
         if count > 32 { return memcmp(a, b, count) == 0 }

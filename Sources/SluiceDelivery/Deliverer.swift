@@ -30,7 +30,8 @@ public struct DeliveryFailure: Error, Sendable, Equatable {
 /// - it is dropped, and said so in the log, when there is no sink or the sink fails too.
 ///
 /// Everything runs on the scheduler's thread; the transport and the clock are injected, so
-/// the whole schedule can be driven in-process by a test.
+/// the whole schedule can be driven in-process by a test. An event's progress lives in one
+/// `InFlight` object, so an attempt costs one closure (the transport's answer), not a chain.
 public final class Deliverer: @unchecked Sendable {  // confined to its scheduler
     public let scheduler: any DeliveryScheduler
     private let transport: any DeliveryTransport
@@ -75,93 +76,122 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         case dropped
     }
 
+    /// One event on its way: to the subscriber first, then, if that fails for good, to the
+    /// dead-letter sink. Touched only on the scheduler.
+    private final class InFlight: @unchecked Sendable {
+        let job: Job
+        let route: DeliveryRoute
+        let completion: @Sendable (Outcome) -> Void
+        /// The attempt being made (1-based) at the current destination.
+        var number: Int
+        /// Set once the subscriber failed for good: the event for the sink and why.
+        var deadLetter: DeadLetterAttempt?
+
+        init(job: Job, route: DeliveryRoute, number: Int, completion: @escaping @Sendable (Outcome) -> Void) {
+            self.job = job
+            self.route = route
+            self.number = number
+            self.completion = completion
+        }
+    }
+
+    /// What goes to the dead-letter sink once the subscriber failed for good.
+    private struct DeadLetterAttempt {
+        let letter: CloudEvent
+        let sink: DeliveryTarget
+        /// The subscriber's last failure, which the letter reports.
+        let failure: DeliveryFailure
+    }
+
     /// Delivers `job.event` along `route`; `completion` runs on the scheduler once the event
     /// is delivered, dead-lettered or dropped.
     public func deliver(_ job: Job, route: DeliveryRoute, completion: @escaping @Sendable (Outcome) -> Void) {
-        let first = min(job.attemptsMade + 1, route.policy.attempts)
+        let flight = InFlight(job: job, route: route, number: min(job.attemptsMade + 1, route.policy.attempts), completion: completion)
         if job.arrivedAt > 0 {
-            let waited = Monotonic.now() &- job.arrivedAt
+            let waited = Int64(clamping: Monotonic.now() &- job.arrivedAt)
             job.event.withView { route.monitor.metrics.process.record(shard: shard, type: $0.value(of: AttributeName.type), status: nil,
-                                                                      nanoseconds: Int64(clamping: waited)) }
-        }
-        let monitor = route.monitor
-        let onRetry: @Sendable (Int, Int64) -> Void = { attempts, nextAttemptAt in
-            monitor.retried()
-            job.onRetry?(attempts, nextAttemptAt)
-        }
-        let start: @Sendable () -> Void = { [self] in
-            retrying(from: first, policy: route.policy, onRetry: onRetry, attempt: { [self] number, done in
-                monitor.attempted()
-                attemptSubscriber(job.event, route: route, done: done)
-            }, completion: { [self] failure in
-                guard let failure else {
-                    route.monitor.delivered()
-                    completion(.delivered)
-                    return
-                }
-                deadLetter(job.event, after: failure, route: route, completion: completion)
-            })
+                                                                      nanoseconds: waited) }
         }
         // An event recovered in the middle of its retries waits for the attempt that was due.
         let wait = job.nextAttemptAt - scheduler.wallClockMilliseconds()
         if job.attemptsMade > 0 && wait > 0 {
-            scheduler.perform(after: .milliseconds(wait), start)
+            scheduler.perform(after: .milliseconds(wait)) { [self] in attempt(flight) }
         } else {
-            start()
+            attempt(flight)
         }
     }
 
     // MARK: The retry loop
 
-    /// Runs `attempt` numbered from `number` until it succeeds, fails for good, or the policy
-    /// has no attempts left; `completion` gets nil on success or the last failure.
-    private func retrying(from number: Int, policy: DeliveryPolicy, onRetry: (@Sendable (Int, Int64) -> Void)?,
-                          attempt: @escaping @Sendable (Int, _ done: @escaping @Sendable (DeliveryFailure?) -> Void) -> Void,
-                          completion: @escaping @Sendable (DeliveryFailure?) -> Void) {
-        attempt(number) { [self] failure in
-            guard let failure else {
-                completion(nil)
-                return
-            }
-            guard failure.retryable && number < policy.attempts else {
-                completion(failure)
-                return
-            }
-            let wait = policy.wait(beforeRetry: number, status: failure.status, retryAfter: failure.retryAfter, jitter: nextJitter())
-            onRetry?(number, scheduler.wallClockMilliseconds() + WallClock.milliseconds(wait))
-            scheduler.perform(after: wait) { [self] in
-                retrying(from: number + 1, policy: policy, onRetry: onRetry, attempt: attempt, completion: completion)
-            }
+    /// Makes attempt `flight.number` at the current destination.
+    private func attempt(_ flight: InFlight) {
+        let route = flight.route
+        if let deadLetter = flight.deadLetter {
+            return send(deadLetter.letter, to: deadLetter.sink, route: route, preferReply: false, decodesReply: false, hidden: nil,
+                        isSubscriber: false) { [self] result in attemptEnded(flight, failure: result.failure) }
         }
-    }
-
-    // MARK: Attempts
-
-    /// One attempt at the subscriber: the POST, then the reply's forwarding, if any.
-    private func attemptSubscriber(_ event: CloudEvent, route: DeliveryRoute, done: @escaping @Sendable (DeliveryFailure?) -> Void) {
-        let options = route.options
-        send(event, to: route.subscriber, route: route, preferReply: true, decodesReply: route.replies != nil,
-             hidden: options.carriedAttribute, isSubscriber: true) { [self] result in
+        route.monitor.attempted()
+        send(flight.job.event, to: route.subscriber, route: route, preferReply: true, decodesReply: route.replies != nil,
+             hidden: route.options.carriedAttribute, isSubscriber: true) { [self] result in
             switch result {
             case .failure(let failure):
-                done(failure)
-            case .success(.events(let replies)) where !replies.isEmpty:
-                guard let destination = route.replies else { return done(nil) }
-                forward(replies, of: event, to: destination, route: route, done: done)
+                attemptEnded(flight, failure: failure)
+            case .success(.events(let replies)) where !replies.isEmpty && route.replies != nil:
+                forward(replies, of: flight.job.event, route: route) { [self] failure in attemptEnded(flight, failure: failure) }
             case .success(.invalid(let reason)):
-                route.monitor.replyIgnored(event, reason: reason)
-                done(nil)
+                route.monitor.replyIgnored(flight.job.event, reason: reason)
+                attemptEnded(flight, failure: nil)
             case .success:
-                done(nil)
+                attemptEnded(flight, failure: nil)
             }
         }
     }
+
+    /// An attempt ended: done, retried after its backoff, or failed for good at this
+    /// destination (the dead-letter sink goes through the same loop).
+    private func attemptEnded(_ flight: InFlight, failure: DeliveryFailure?) {
+        let route = flight.route
+        guard let failure else {
+            if let deadLetter = flight.deadLetter {
+                route.monitor.deadLettered(flight.job.event, sink: deadLetter.sink, failure: deadLetter.failure)
+                return flight.completion(.deadLettered)
+            }
+            route.monitor.delivered()
+            return flight.completion(.delivered)
+        }
+        let policy = route.policy
+        if failure.retryable && flight.number < policy.attempts {
+            let wait = policy.wait(beforeRetry: flight.number, status: failure.status, retryAfter: failure.retryAfter, jitter: nextJitter())
+            if flight.deadLetter == nil {
+                route.monitor.retried()
+                flight.job.onRetry?(flight.number, scheduler.wallClockMilliseconds() + WallClock.milliseconds(wait))
+            }
+            flight.number += 1
+            scheduler.perform(after: wait) { [self] in attempt(flight) }
+            return
+        }
+        if let deadLetter = flight.deadLetter {
+            route.monitor.dropped(flight.job.event, failure: deadLetter.failure, deadLetterFailure: failure)
+            return flight.completion(.dropped)
+        }
+        guard let sink = policy.deadLetter else {
+            route.monitor.dropped(flight.job.event, failure: failure, deadLetterFailure: nil)
+            return flight.completion(.dropped)
+        }
+        let letter = DeadLetter.event(for: flight.job.event, destination: failure.destination, status: failure.status, body: failure.body)
+        flight.deadLetter = DeadLetterAttempt(letter: letter, sink: sink, failure: failure)
+        flight.number = 1
+        attempt(flight)
+    }
+
+    // MARK: Replies
 
     /// Sends reply events on, with the carried attribute of the event they answer. A refusal
     /// that may pass (a full broker) fails the attempt, so the delivery is retried; one that
     /// cannot (a TTL run out) fails it for good.
-    private func forward(_ replies: [CloudEvent], of event: CloudEvent, to destination: DeliveryTarget, route: DeliveryRoute,
+    private func forward(_ replies: [CloudEvent], of event: CloudEvent, route: DeliveryRoute,
                          done: @escaping @Sendable (DeliveryFailure?) -> Void) {
+        guard let destination = route.replies else { return done(nil) }
         var outgoing = replies
         if let carried = route.options.carriedAttribute, let value = event.string(carried) {
             outgoing = replies.map { reply in reply.modified { $0.set(trusted: carried, value: value, kind: .integer) } }
@@ -186,28 +216,6 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         }
     }
 
-    // MARK: Dead letters
-
-    private func deadLetter(_ event: CloudEvent, after failure: DeliveryFailure, route: DeliveryRoute,
-                            completion: @escaping @Sendable (Outcome) -> Void) {
-        guard let sink = route.policy.deadLetter else {
-            route.monitor.dropped(event, failure: failure, deadLetterFailure: nil)
-            return completion(.dropped)
-        }
-        let letter = DeadLetter.event(for: event, destination: failure.destination, status: failure.status, body: failure.body)
-        retrying(from: 1, policy: route.policy, onRetry: nil, attempt: { [self] _, done in
-            send(letter, to: sink, route: route, preferReply: false, decodesReply: false, hidden: nil, isSubscriber: false) { done($0.failure) }
-        }, completion: { sinkFailure in
-            if let sinkFailure {
-                route.monitor.dropped(event, failure: failure, deadLetterFailure: sinkFailure)
-                completion(.dropped)
-            } else {
-                route.monitor.deadLettered(event, sink: sink, failure: failure)
-                completion(.deadLettered)
-            }
-        })
-    }
-
     // MARK: Sending
 
     private func send(_ event: CloudEvent, to target: DeliveryTarget, route: DeliveryRoute, preferReply: Bool, decodesReply: Bool,
@@ -223,31 +231,34 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
             let started = Monotonic.now()
             let shard = self.shard
             transport.send(request) { answer in
-                if isSubscriber {
-                    let status: Int
-                    switch answer {
-                    case .response(let code, _, _, _): status = code
-                    case .unreachable: status = 500
-                    }
-                    let elapsed = Int64(clamping: Monotonic.now() &- started)
-                    event.withView { route.monitor.metrics.dispatch.record(shard: shard, type: $0.value(of: AttributeName.type), status: status,
-                                                                           nanoseconds: elapsed) }
-                }
                 switch answer {
                 case .response(let status, let body, let retryAfter, let reply):
-                    if isSubscriber { route.monitor.subscriberAnswered(target: target) }
+                    if isSubscriber { Deliverer.answered(route, event, shard: shard, started: started, status: status, target: target) }
                     if (200..<300).contains(status) { return completion(.success(reply)) }
                     completion(.failure(DeliveryFailure(status: status, body: body, retryAfter: retryAfter,
                                                         retryable: DeliveryPolicy.isRetryable(status: status),
                                                         destination: url.description, reason: "HTTP \(status)")))
                 case .unreachable(let reason):
-                    if isSubscriber { route.monitor.subscriberUnreachable(event, target: target, reason: reason) }
                     // An unreachable destination counts as 500 (Knative's dispatch error).
+                    if isSubscriber {
+                        Deliverer.answered(route, event, shard: shard, started: started, status: 500, target: nil)
+                        route.monitor.subscriberUnreachable(event, target: target, reason: reason)
+                    }
                     completion(.failure(DeliveryFailure(status: 500, body: Array("dispatch error: \(reason)".utf8), retryAfter: nil,
                                                         retryable: true, destination: url.description, reason: reason)))
                 }
             }
         }
+    }
+
+    /// Records a subscriber's answer: Knative's dispatch duration by event type and status,
+    /// and that the subscriber is reachable (when it answered at all).
+    private static func answered(_ route: DeliveryRoute, _ event: CloudEvent, shard: Int, started: UInt64, status: Int,
+                                 target: DeliveryTarget?) {
+        let elapsed = Int64(clamping: Monotonic.now() &- started)
+        event.withView { route.monitor.metrics.dispatch.record(shard: shard, type: $0.value(of: AttributeName.type), status: status,
+                                                               nanoseconds: elapsed) }
+        if let target { route.monitor.subscriberAnswered(target: target) }
     }
 
     /// Hands events to a sink in this process; the answer comes back on the scheduler.

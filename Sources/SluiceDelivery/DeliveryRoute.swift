@@ -2,15 +2,16 @@ import SluiceCloudEvents
 import SluiceConfig
 
 /// Where one source of events (a trigger, a subscription, a source) delivers, and how hard it
-/// tries: what the delivery core needs besides the event.
-public struct DeliveryRoute: Sendable {
-    public var subscriber: DeliveryTarget
-    public var policy: DeliveryPolicy
+/// tries: what the delivery core needs besides the event. Immutable, and a class: every event
+/// in flight holds the route it started with, by one reference (a reload makes a new one).
+public final class DeliveryRoute: Sendable {
+    public let subscriber: DeliveryTarget
+    public let policy: DeliveryPolicy
     /// Where a subscriber's reply events go; nil ignores replies.
-    public var replies: DeliveryTarget?
-    public var options: DeliveryOptions
+    public let replies: DeliveryTarget?
+    public let options: DeliveryOptions
     /// Counters and log lines of the owner's deliveries (kept across reloads).
-    public var monitor: DeliveryMonitor
+    public let monitor: DeliveryMonitor
 
     public var owner: DeliveryOwner { monitor.owner }
 

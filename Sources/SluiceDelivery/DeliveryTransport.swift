@@ -10,21 +10,22 @@ public protocol DeliveryTransport: AnyObject, Sendable {
     func send(_ request: DeliveryRequest, completion: @escaping @Sendable (DeliveryAnswer) -> Void)
 }
 
-/// An event on its way to an HTTP destination.
-public struct DeliveryRequest: Sendable {
-    public var event: CloudEvent
-    public var url: HTTPURL
-    public var timeout: Duration
-    public var format: DeliveryFormat
+/// An event on its way to an HTTP destination. Immutable, and a class: the transport hands
+/// it to the connection as is (it writes its own headers), with no copies on the way.
+public final class DeliveryRequest: Sendable {
+    public let event: CloudEvent
+    public let url: HTTPURL
+    public let timeout: Duration
+    public let format: DeliveryFormat
     /// Sends `Prefer: reply` (to subscribers, not to dead-letter sinks).
-    public var preferReply: Bool
+    public let preferReply: Bool
     /// Decodes reply events from a 2xx answer (when someone takes replies).
-    public var decodesReply: Bool
+    public let decodesReply: Bool
     /// Header lines ("Name: value\r\n") sent as they are, such as Knative's `Kn-Namespace`.
-    public var headerLines: [UInt8]
+    public let headerLines: [UInt8]
     /// An extension attribute left out of the request (the broker's TTL, hidden from
     /// subscribers).
-    public var hiddenAttribute: StaticString?
+    public let hiddenAttribute: StaticString?
 
     public init(event: CloudEvent, url: HTTPURL, timeout: Duration, format: DeliveryFormat = .binary, preferReply: Bool,
                 decodesReply: Bool, headerLines: [UInt8] = [], hiddenAttribute: StaticString? = nil) {

@@ -26,12 +26,14 @@ public final class HTTPDeliveryTransport: DeliveryTransport, @unchecked Sendable
             if let hidden = request.hiddenAttribute { event = event.modified { $0.remove(hidden) } }
             outgoing = HTTPClientRequest(method: .post, url: request.url, body: JSONFormat.encode(event), timeout: request.timeout)
         }
-        outgoing.headerWriter = DeliveryHeaders(request: request)
+        outgoing.headerWriter = request
         client.execute(outgoing, on: loop) { [self] result in
             switch result {
             case .success(let response):
-                completion(.response(status: response.status, body: response.body,
-                                     retryAfter: response.header("retry-after").flatMap { RetryAfter.parse($0) },
+                // Retry-After counts on 429 and 503 only: no header look-up for other answers.
+                let status = response.status
+                let retryAfter = status == 429 || status == 503 ? response.header("retry-after").flatMap { RetryAfter.parse($0) } : nil
+                completion(.response(status: status, body: response.body, retryAfter: retryAfter,
                                      reply: reply(in: response, expected: request.decodesReply)))
             case .failure(let error):
                 completion(.unreachable(reason: "\(error)"))
@@ -54,26 +56,20 @@ public final class HTTPDeliveryTransport: DeliveryTransport, @unchecked Sendable
 /// mode the event's attributes without the hidden one, in structured mode the content type;
 /// then the kept transport headers (traceparent, x-request-id, knative-*, ...), the caller's
 /// header lines, and `Prefer: reply` when a reply is expected.
-final class DeliveryHeaders: HTTPHeaderWriter {
-    let request: DeliveryRequest
-
-    init(request: DeliveryRequest) {
-        self.request = request
-    }
-
-    func writeHeaders(into buffer: ByteBuffer) {
-        switch request.format {
+extension DeliveryRequest: HTTPHeaderWriter {
+    public func writeHeaders(into buffer: ByteBuffer) {
+        switch format {
         case .binary:
-            let hidden = request.hiddenAttribute
-            HTTPBinding.writeBinaryHeaders(of: request.event, into: buffer) { name in
+            let hidden = hiddenAttribute
+            HTTPBinding.writeBinaryHeaders(of: event, into: buffer) { name in
                 if let hidden { return bytesEqual(name, hidden) }
                 return false
             }
         case .json:
             buffer.append("Content-Type: application/cloudevents+json; charset=utf-8\r\n")
-            HTTPBinding.writeTransportHeaders(of: request.event, into: buffer)
+            HTTPBinding.writeTransportHeaders(of: event, into: buffer)
         }
-        buffer.append(request.headerLines)
-        if request.preferReply { buffer.append("Prefer: reply\r\n") }
+        buffer.append(headerLines)
+        if preferReply { buffer.append("Prefer: reply\r\n") }
     }
 }

@@ -2,7 +2,7 @@ import SluiceIO
 
 /// Parses a `Retry-After` value: delay-seconds or an HTTP-date (IMF-fixdate) (RFC 9110 §10.2.3).
 public enum RetryAfter {
-    public static func parse(_ value: String, now epochSeconds: Int = currentEpochSeconds()) -> Duration? {
+    public static func parse(_ value: String, now epochSeconds: Int = Int(WallClock.seconds())) -> Duration? {
         let trimmed = value.trimmingSpaces
         if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             return .seconds(min(Int(trimmed.prefix(9)) ?? 86_400, 86_400))
@@ -11,7 +11,6 @@ public enum RetryAfter {
         return .seconds(max(0, min(date - epochSeconds, 86_400)))
     }
 
-    public static func currentEpochSeconds() -> Int { Int(WallClock.seconds()) }
 
     /// "Sun, 06 Nov 1994 08:49:37 GMT" → seconds since the epoch.
     static func parseIMFFixdate(_ text: String) -> Int? {

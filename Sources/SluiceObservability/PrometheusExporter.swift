@@ -19,6 +19,11 @@ public final class PrometheusExporter: Sendable {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = PrometheusExporter.durationBuckets
+        // `TimerFamily` records seconds into value histograms: the same buckets, in seconds.
+        factory.defaultValueHistogramBuckets = PrometheusExporter.durationBuckets.map { duration in
+            let (seconds, attoseconds) = duration.components
+            return Double(seconds) + Double(attoseconds) / 1e18
+        }
         self.registry = registry
         self.factory = factory
     }

@@ -1,19 +1,35 @@
 import CoreMetrics
+import Glibc
 import Synchronization
 
-/// The timers of one metric for one resource, told apart by the event type and the status
-/// code. A timer is made the first time its type and status are seen and cached per loop,
-/// so recording makes no label strings and meets no other loop's lock (after the first event
-/// of a kind); `destroy` releases every timer made, when the resource goes away.
+/// The duration histograms of one metric for one resource, told apart by the event type and
+/// the status code. A histogram is made the first time its type and status are seen and
+/// cached per loop, so recording makes no label strings and meets no other loop's lock (after
+/// the first event of a kind); `destroy` releases every one made, when the resource goes
+/// away. Durations are recorded as seconds into the factory's value histograms, through the
+/// handler itself: comparing doubles against the buckets costs half of comparing `Duration`s,
+/// and the handler's `record(Double)` skips the generic conversion of the `Recorder` wrapper.
 public final class TimerFamily: Sendable {
-    private struct Entry {
-        let type: [UInt8]
+    /// A class, so looking one up costs one retain, not one per field.
+    private final class Entry: Sendable {
+        let hash: UInt64
         let status: Int
-        let timer: CoreMetrics.Timer
+        let type: [UInt8]
+        let handler: any RecorderHandler
+
+        init(hash: UInt64, status: Int, type: [UInt8], handler: any RecorderHandler) {
+            self.hash = hash
+            self.status = status
+            self.type = type
+            self.handler = handler
+        }
     }
 
     private struct Slot {
-        var byHash: [UInt64: [Entry]] = [:]
+        /// Few entries (the kinds of events one resource sees), so a scan beats hashing.
+        var entries: [Entry] = []
+        /// Where the last hit was: events of one kind come in runs.
+        var last = 0
         var types = 0
         var destroyed = false
     }
@@ -42,47 +58,60 @@ public final class TimerFamily: Sendable {
     /// label) on loop `shard`.
     public func record(shard: Int, type: UnsafeRawBufferPointer?, status: Int?, nanoseconds: Int64) {
         let slot = slots[shard < slots.count && shard >= 0 ? shard : 0]
-        let timer: CoreMetrics.Timer? = slot.state.withLock { slot -> CoreMetrics.Timer? in
+        let type = options.labelsEventType ? type : nil
+        let status = status ?? -1
+        let handler: (any RecorderHandler)? = slot.state.withLock { slot in
             if slot.destroyed { return nil }
-            let type = options.labelsEventType ? type : nil
-            let hash = TimerFamily.hash(type, status ?? -1)
-            if let entries = slot.byHash[hash] {
-                for entry in entries where entry.status == (status ?? -1) && TimerFamily.equal(entry.type, type) { return entry.timer }
+            // Events of one kind come in runs: the last hit usually matches, without hashing.
+            if slot.last < slot.entries.count, slot.entries[slot.last].status == status, TimerFamily.equal(slot.entries[slot.last].type, type) {
+                return slot.entries[slot.last].handler
             }
-            var typeBytes = type.map { Array($0) } ?? []
-            if options.labelsEventType && slot.types >= options.maxEventTypes {
-                typeBytes = Array("other".utf8)
-                let otherHash = TimerFamily.hash(UnsafeRawBufferPointer?.none, status ?? -1) ^ 0x5bd1_e995
-                if let other = slot.byHash[otherHash]?.first(where: { $0.status == (status ?? -1) }) { return other.timer }
-                let timer = makeTimer(type: typeBytes, status: status)
-                slot.byHash[otherHash, default: []].append(Entry(type: typeBytes, status: status ?? -1, timer: timer))
-                return timer
+            let hash = TimerFamily.hash(type, status)
+            for index in slot.entries.indices where TimerFamily.matches(slot.entries[index], hash, status, type) {
+                slot.last = index
+                return slot.entries[index].handler
             }
-            let timer = makeTimer(type: options.labelsEventType ? typeBytes : nil, status: status)
-            slot.byHash[hash, default: []].append(Entry(type: typeBytes, status: status ?? -1, timer: timer))
-            slot.types += 1
-            return timer
+            return add(to: &slot, hash: hash, status: status, type: type)
         }
-        timer?.recordNanoseconds(nanoseconds)
+        handler?.record(Double(nanoseconds) / 1e9)
     }
 
-    /// Releases every timer made; later records are ignored.
+    /// Makes the histogram of a kind not seen yet on this loop; past `maxEventTypes` types,
+    /// the rest share one labelled "other".
+    private func add(to slot: inout Slot, hash: UInt64, status: Int, type: UnsafeRawBufferPointer?) -> any RecorderHandler {
+        var typeBytes = type.map { Array($0) }
+        var key = hash
+        if typeBytes != nil && slot.types >= options.maxEventTypes {
+            typeBytes = Array("other".utf8)
+            key = TimerFamily.hash(nil, status) ^ 0x5bd1_e995
+            for entry in slot.entries where entry.hash == key && entry.status == status { return entry.handler }
+        } else if typeBytes != nil {
+            slot.types += 1
+        }
+        var labels = dimensions
+        if let typeBytes { labels.append((LabelNames.eventType, String(decoding: typeBytes, as: UTF8.self))) }
+        if status >= 0 { labels.append((LabelNames.statusCode, String(status))) }
+        let handler = factory.makeRecorder(label: label, dimensions: labels, aggregate: true)
+        slot.entries.append(Entry(hash: key, status: status, type: key == hash ? (typeBytes ?? []) : [], handler: handler))
+        slot.last = slot.entries.count - 1
+        return handler
+    }
+
+    /// Releases every histogram made; later records are ignored.
     public func destroy() {
         for slot in slots {
-            let timers: [CoreMetrics.Timer] = slot.state.withLock { slot in
+            let handlers: [any RecorderHandler] = slot.state.withLock { slot in
                 slot.destroyed = true
-                defer { slot.byHash = [:] }
-                return slot.byHash.values.flatMap { entries in entries.map { $0.timer } }
+                defer { slot.entries = [] }
+                return slot.entries.map(\.handler)
             }
-            for timer in timers { timer.destroy() }
+            for handler in handlers { factory.destroyRecorder(handler) }
         }
     }
 
-    private func makeTimer(type: [UInt8]?, status: Int?) -> CoreMetrics.Timer {
-        var labels = dimensions
-        if let type { labels.append((LabelNames.eventType, String(decoding: type, as: UTF8.self))) }
-        if let status { labels.append((LabelNames.statusCode, String(status))) }
-        return CoreMetrics.Timer(label: label, dimensions: labels, preferredDisplayUnit: .seconds, factory: factory)
+    @inline(__always)
+    private static func matches(_ entry: Entry, _ hash: UInt64, _ status: Int, _ type: UnsafeRawBufferPointer?) -> Bool {
+        entry.hash == hash && entry.status == status && equal(entry.type, type)
     }
 
     /// FNV-1a over the type's bytes, then the status.
@@ -101,6 +130,8 @@ public final class TimerFamily: Sendable {
 
     private static func equal(_ stored: [UInt8], _ type: UnsafeRawBufferPointer?) -> Bool {
         guard let type else { return stored.isEmpty }
-        return stored.count == type.count && stored.withUnsafeBytes { $0.elementsEqual(type) }
+        guard stored.count == type.count else { return false }
+        if type.isEmpty { return true }
+        return stored.withUnsafeBytes { memcmp($0.baseAddress!, type.baseAddress!, type.count) == 0 }
     }
 }

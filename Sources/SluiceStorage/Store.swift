@@ -89,7 +89,7 @@ public struct StoreEntry<Queue: TriggerQueue>: Sendable {
 /// Where a broker's events live between ingress and delivery. Implementations decide what
 /// "stored" means: in memory, or durable on disk. Either way an event is acknowledged to its
 /// producer only after `append` completed without an error.
-public protocol BrokerStore: AnyObject, Sendable {
+public protocol BrokerStore<Queue>: AnyObject, Sendable {
     associatedtype Queue: TriggerQueue
 
     /// The queue of the trigger with `key`, created on first use and kept across reloads.
