@@ -1,5 +1,6 @@
 import SluiceCloudEvents
 import SluiceIO
+import SluiceStorage
 
 /// Why one attempt failed, in the terms the dead-letter extensions report.
 public struct DeliveryFailure: Error, Sendable, Equatable {
@@ -46,27 +47,14 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         random = seed | 1
     }
 
-    /// One event's delivery.
-    public struct Job: Sendable {
-        public var event: CloudEvent
-        /// Attempts made before this process took the event over (recovered from disk).
-        public var attemptsMade: Int
-        /// When the next attempt is due, in wall-clock milliseconds (0: now).
-        public var nextAttemptAt: Int64
-        /// When the event was stored, in monotonic nanoseconds (0: unknown, as after a restart).
-        public var arrivedAt: UInt64
-        /// Called when an attempt failed and another is scheduled: the attempts made so far and
-        /// when the next is due (a durable queue records it).
-        public var onRetry: (@Sendable (_ attempts: Int, _ nextAttemptAt: Int64) -> Void)?
-
-        public init(event: CloudEvent, attemptsMade: Int = 0, nextAttemptAt: Int64 = 0, arrivedAt: UInt64 = 0,
-                    onRetry: (@Sendable (_ attempts: Int, _ nextAttemptAt: Int64) -> Void)? = nil) {
-            self.event = event
-            self.attemptsMade = attemptsMade
-            self.nextAttemptAt = nextAttemptAt
-            self.arrivedAt = arrivedAt
-            self.onRetry = onRetry
-        }
+    /// Who hands events to the core and hears back: a queue's dispatcher, a source. Called on
+    /// the scheduler. (A protocol rather than closures: no allocation per event.)
+    public protocol Owner: AnyObject, Sendable {
+        /// An attempt at `event` failed and another is due at `nextAttemptAt` (wall-clock
+        /// milliseconds) after `attempts` attempts: a durable queue records it.
+        func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64)
+        /// `event` is delivered, dead-lettered or dropped.
+        func finished(_ event: StoredEvent, outcome: Outcome)
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -79,19 +67,25 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
     /// One event on its way: to the subscriber first, then, if that fails for good, to the
     /// dead-letter sink. Touched only on the scheduler.
     private final class InFlight: @unchecked Sendable {
-        let job: Job
+        let stored: StoredEvent
         let route: DeliveryRoute
-        let completion: @Sendable (Outcome) -> Void
+        let owner: any Owner
         /// The attempt being made (1-based) at the current destination.
         var number: Int
         /// Set once the subscriber failed for good: the event for the sink and why.
         var deadLetter: DeadLetterAttempt?
 
-        init(job: Job, route: DeliveryRoute, number: Int, completion: @escaping @Sendable (Outcome) -> Void) {
-            self.job = job
+        init(stored: StoredEvent, route: DeliveryRoute, owner: any Owner, number: Int) {
+            self.stored = stored
             self.route = route
+            self.owner = owner
             self.number = number
-            self.completion = completion
+        }
+
+        var event: CloudEvent { stored.event }
+
+        func finish(_ outcome: Outcome) {
+            owner.finished(stored, outcome: outcome)
         }
     }
 
@@ -103,18 +97,18 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         let failure: DeliveryFailure
     }
 
-    /// Delivers `job.event` along `route`; `completion` runs on the scheduler once the event
-    /// is delivered, dead-lettered or dropped.
-    public func deliver(_ job: Job, route: DeliveryRoute, completion: @escaping @Sendable (Outcome) -> Void) {
-        let flight = InFlight(job: job, route: route, number: min(job.attemptsMade + 1, route.policy.attempts), completion: completion)
-        if job.arrivedAt > 0 {
-            let waited = Int64(clamping: Monotonic.now() &- job.arrivedAt)
-            job.event.withView { route.monitor.metrics.process.record(shard: shard, type: $0.value(of: AttributeName.type), status: nil,
+    /// Delivers `stored.event` along `route`, resuming at the attempt and time it records;
+    /// tells `owner` of each retry and of the end, on the scheduler.
+    public func deliver(_ stored: StoredEvent, route: DeliveryRoute, owner: any Owner) {
+        let flight = InFlight(stored: stored, route: route, owner: owner, number: min(stored.attemptsMade + 1, route.policy.attempts))
+        if stored.arrivedAt > 0 {
+            let waited = Int64(clamping: Monotonic.now() &- stored.arrivedAt)
+            stored.event.withView { route.monitor.metrics.process.record(shard: shard, type: $0.value(of: AttributeName.type), status: nil,
                                                                       nanoseconds: waited) }
         }
         // An event recovered in the middle of its retries waits for the attempt that was due.
-        let wait = job.nextAttemptAt - scheduler.wallClockMilliseconds()
-        if job.attemptsMade > 0 && wait > 0 {
+        let wait = stored.nextAttemptAt - scheduler.wallClockMilliseconds()
+        if stored.attemptsMade > 0 && wait > 0 {
             scheduler.perform(after: .milliseconds(wait)) { [self] in attempt(flight) }
         } else {
             attempt(flight)
@@ -131,15 +125,15 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
                         isSubscriber: false) { [self] result in attemptEnded(flight, failure: result.failure) }
         }
         route.monitor.attempted()
-        send(flight.job.event, to: route.subscriber, route: route, preferReply: true, decodesReply: route.replies != nil,
+        send(flight.event, to: route.subscriber, route: route, preferReply: true, decodesReply: route.replies != nil,
              hidden: route.options.carriedAttribute, isSubscriber: true) { [self] result in
             switch result {
             case .failure(let failure):
                 attemptEnded(flight, failure: failure)
             case .success(.events(let replies)) where !replies.isEmpty && route.replies != nil:
-                forward(replies, of: flight.job.event, route: route) { [self] failure in attemptEnded(flight, failure: failure) }
+                forward(replies, of: flight.event, route: route) { [self] failure in attemptEnded(flight, failure: failure) }
             case .success(.invalid(let reason)):
-                route.monitor.replyIgnored(flight.job.event, reason: reason)
+                route.monitor.replyIgnored(flight.event, reason: reason)
                 attemptEnded(flight, failure: nil)
             case .success:
                 attemptEnded(flight, failure: nil)
@@ -153,32 +147,32 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         let route = flight.route
         guard let failure else {
             if let deadLetter = flight.deadLetter {
-                route.monitor.deadLettered(flight.job.event, sink: deadLetter.sink, failure: deadLetter.failure)
-                return flight.completion(.deadLettered)
+                route.monitor.deadLettered(flight.event, sink: deadLetter.sink, failure: deadLetter.failure)
+                return flight.finish(.deadLettered)
             }
             route.monitor.delivered()
-            return flight.completion(.delivered)
+            return flight.finish(.delivered)
         }
         let policy = route.policy
         if failure.retryable && flight.number < policy.attempts {
             let wait = policy.wait(beforeRetry: flight.number, status: failure.status, retryAfter: failure.retryAfter, jitter: nextJitter())
             if flight.deadLetter == nil {
                 route.monitor.retried()
-                flight.job.onRetry?(flight.number, scheduler.wallClockMilliseconds() + WallClock.milliseconds(wait))
+                flight.owner.retrying(flight.stored, attempts: flight.number, nextAttemptAt: scheduler.wallClockMilliseconds() + WallClock.milliseconds(wait))
             }
             flight.number += 1
             scheduler.perform(after: wait) { [self] in attempt(flight) }
             return
         }
         if let deadLetter = flight.deadLetter {
-            route.monitor.dropped(flight.job.event, failure: deadLetter.failure, deadLetterFailure: failure)
-            return flight.completion(.dropped)
+            route.monitor.dropped(flight.event, failure: deadLetter.failure, deadLetterFailure: failure)
+            return flight.finish(.dropped)
         }
         guard let sink = policy.deadLetter else {
-            route.monitor.dropped(flight.job.event, failure: failure, deadLetterFailure: nil)
-            return flight.completion(.dropped)
+            route.monitor.dropped(flight.event, failure: failure, deadLetterFailure: nil)
+            return flight.finish(.dropped)
         }
-        let letter = DeadLetter.event(for: flight.job.event, destination: failure.destination, status: failure.status, body: failure.body)
+        let letter = DeadLetter.event(for: flight.event, destination: failure.destination, status: failure.status, body: failure.body)
         flight.deadLetter = DeadLetterAttempt(letter: letter, sink: sink, failure: failure)
         flight.number = 1
         attempt(flight)

@@ -7,7 +7,7 @@ import Synchronization
 /// queues. Each event is reported done to its queue once delivered, dead-lettered or dropped;
 /// each scheduled retry is reported to it too (a durable queue remembers retries across
 /// restarts).
-public final class QueueDispatcher: @unchecked Sendable {  // scheduler-confined, except `wake`
+public final class QueueDispatcher: Deliverer.Owner, @unchecked Sendable {  // scheduler-confined, except `wake`
     public let queue: any TriggerQueue
     public let deliverer: Deliverer
     private var route: DeliveryRoute
@@ -60,17 +60,18 @@ public final class QueueDispatcher: @unchecked Sendable {  // scheduler-confined
         scheduled.store(false, ordering: .releasing)
         while !stopped, inFlight < window, let stored = queue.next() {
             inFlight += 1
-            let queue = self.queue
-            let job = Deliverer.Job(event: stored.event, attemptsMade: stored.attemptsMade, nextAttemptAt: stored.nextAttemptAt,
-                                    arrivedAt: stored.arrivedAt) { attempts, at in
-                queue.retrying(stored, attempts: attempts, nextAttemptAt: at)
-            }
-            deliverer.deliver(job, route: route) { [self] _ in
-                queue.done(stored)
-                inFlight -= 1
-                pump()
-            }
+            deliverer.deliver(stored, route: route, owner: self)
         }
         if inFlight == window && queue.hasWaiting { onBacklog?() }
+    }
+
+    public func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64) {
+        queue.retrying(event, attempts: attempts, nextAttemptAt: nextAttemptAt)
+    }
+
+    public func finished(_ event: StoredEvent, outcome: Deliverer.Outcome) {
+        queue.done(event)
+        inFlight -= 1
+        pump()
     }
 }

@@ -2,12 +2,14 @@ import CoreMetrics
 import Synchronization
 import Prometheus
 
-/// The process's metrics in the Prometheus text format: one registry, and the swift-metrics
-/// factory every module makes its handles with. Histograms of durations get Knative's
+/// The process's metrics in the Prometheus text format: swift-prometheus's registry for
+/// counters and gauges, `LoopHistograms` for the duration histograms recorded per event, and
+/// the swift-metrics factory every module makes its handles with. Durations use Knative's
 /// buckets (5 ms to 10 s).
 public final class PrometheusExporter: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: any MetricsFactory
+    private let histograms: LoopHistograms
 
     /// Knative's buckets for `kn.eventing.dispatch.duration` and `process.duration`.
     public static let durationBuckets: [Duration] = [
@@ -17,15 +19,15 @@ public final class PrometheusExporter: Sendable {
 
     public init() {
         let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = PrometheusExporter.durationBuckets
-        // `TimerFamily` records seconds into value histograms: the same buckets, in seconds.
-        factory.defaultValueHistogramBuckets = PrometheusExporter.durationBuckets.map { duration in
-            let (seconds, attoseconds) = duration.components
-            return Double(seconds) + Double(attoseconds) / 1e18
+        var prometheus = PrometheusMetricsFactory(registry: registry)
+        prometheus.defaultDurationHistogramBuckets = PrometheusExporter.durationBuckets
+        let seconds = PrometheusExporter.durationBuckets.map { duration in
+            let (whole, attoseconds) = duration.components
+            return Double(whole) + Double(attoseconds) / 1e18
         }
+        histograms = LoopHistograms(bounds: seconds)
         self.registry = registry
-        self.factory = factory
+        factory = SluiceMetricsFactory(prometheus: prometheus, histograms: histograms)
     }
 
     /// Everything registered, as the body of a `/metrics` answer.
@@ -33,6 +35,7 @@ public final class PrometheusExporter: Sendable {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(16 * 1024)
         registry.emit(into: &buffer)
+        histograms.render(into: &buffer)
         return buffer
     }
 

@@ -6,9 +6,9 @@ import Synchronization
 /// the status code. A histogram is made the first time its type and status are seen and
 /// cached per loop, so recording makes no label strings and meets no other loop's lock (after
 /// the first event of a kind); `destroy` releases every one made, when the resource goes
-/// away. Durations are recorded as seconds into the factory's value histograms, through the
-/// handler itself: comparing doubles against the buckets costs half of comparing `Duration`s,
-/// and the handler's `record(Double)` skips the generic conversion of the `Recorder` wrapper.
+/// away. Durations are recorded as seconds into the factory's aggregating recorders, through
+/// the handler itself (the `Recorder` wrapper's generic conversion costs more than the
+/// record); with the process's factory those are lock-free `LoopHistogram`s, one per loop.
 public final class TimerFamily: Sendable {
     /// A class, so looking one up costs one retain, not one per field.
     private final class Entry: Sendable {

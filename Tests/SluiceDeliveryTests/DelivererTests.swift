@@ -6,6 +6,7 @@ import SluiceDelivery
 import SluiceHTTP
 import SluiceIO
 import SluiceObservability
+import SluiceStorage
 import Synchronization
 import Testing
 
@@ -50,6 +51,20 @@ private final class RecordingSink: EventSink, Sendable {
     var events: [CloudEvent] { accepted.withLock { $0 } }
 }
 
+/// What the core tells the owner of its events.
+private final class RecordingOwner: Deliverer.Owner, Sendable {
+    let outcomes = Locked<[Deliverer.Outcome]>([])
+    let retries = Locked<[(attempts: Int, at: Int64)]>([])
+
+    func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64) {
+        retries.withLock { $0.append((attempts, nextAttemptAt)) }
+    }
+
+    func finished(_ event: StoredEvent, outcome: Deliverer.Outcome) {
+        outcomes.withLock { $0.append(outcome) }
+    }
+}
+
 /// A deliverer on a virtual clock with a scripted network.
 private struct Harness {
     let scheduler = ManualScheduler()
@@ -57,8 +72,8 @@ private struct Harness {
     let deliverer: Deliverer
     let metrics = TestMetrics()
     let monitor: DeliveryMonitor
-    let outcomes = Locked<[Deliverer.Outcome]>([])
-    let retries = Locked<[(attempts: Int, at: Int64)]>([])
+    let owner = RecordingOwner()
+    var retries: Locked<[(attempts: Int, at: Int64)]> { owner.retries }
 
     init(scripts: [String: [DeliveryAnswer]] = [:], fallback: DeliveryAnswer = .ok, holding: Bool = false) {
         transport = ScriptedTransport(scheduler: scheduler, scripts: scripts, fallback: fallback, holding: holding)
@@ -78,16 +93,15 @@ private struct Harness {
     }
 
     func deliver(_ event: CloudEvent, route: DeliveryRoute, attemptsMade: Int = 0, nextAttemptAt: Int64 = 0) {
-        let retries = self.retries
-        let outcomes = self.outcomes
-        let job = Deliverer.Job(event: event, attemptsMade: attemptsMade, nextAttemptAt: nextAttemptAt) { attempts, at in
-            retries.withLock { $0.append((attempts, at)) }
-        }
-        scheduler.perform { deliverer.deliver(job, route: route) { outcome in outcomes.withLock { $0.append(outcome) } } }
+        var stored = StoredEvent(event: event, position: StreamPosition(offset: 1))
+        stored.attemptsMade = attemptsMade
+        stored.nextAttemptAt = nextAttemptAt
+        let owner = self.owner
+        scheduler.perform { [stored] in deliverer.deliver(stored, route: route, owner: owner) }
         scheduler.runReady()
     }
 
-    var outcome: [Deliverer.Outcome] { outcomes.withLock { $0 } }
+    var outcome: [Deliverer.Outcome] { owner.outcomes.withLock { $0 } }
     /// What a counter of the monitor says.
     func count(_ counter: KeyPath<DeliveryMetrics, CoreMetrics.Counter>) -> Int64 {
         (try? metrics.expectCounter(monitor.metrics[keyPath: counter]).totalValue) ?? -1
