@@ -1,4 +1,5 @@
 import SluiceCloudEvents
+import SluiceHTTP
 import SluiceIO
 import SluiceStorage
 
@@ -74,6 +75,8 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         var number: Int
         /// Set once the subscriber failed for good: the event for the sink and why.
         var deadLetter: DeadLetterAttempt?
+        /// The request to an HTTP subscriber, made at the first attempt.
+        var request: DeliveryRequest?
 
         init(stored: StoredEvent, route: DeliveryRoute, owner: any Owner, number: Int) {
             self.stored = stored
@@ -121,23 +124,50 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
     private func attempt(_ flight: InFlight) {
         let route = flight.route
         if let deadLetter = flight.deadLetter {
-            return send(deadLetter.letter, to: deadLetter.sink, route: route, preferReply: false, decodesReply: false, hidden: nil,
-                        isSubscriber: false) { [self] result in attemptEnded(flight, failure: result.failure) }
+            return send(deadLetter.letter, to: deadLetter.sink, route: route) { [self] result in attemptEnded(flight, failure: result.failure) }
         }
         route.monitor.attempted()
-        send(flight.event, to: route.subscriber, route: route, preferReply: true, decodesReply: route.replies != nil,
-             hidden: route.options.carriedAttribute, isSubscriber: true) { [self] result in
-            switch result {
-            case .failure(let failure):
-                attemptEnded(flight, failure: failure)
-            case .success(.events(let replies)) where !replies.isEmpty && route.replies != nil:
-                forward(replies, of: flight.event, route: route) { [self] failure in attemptEnded(flight, failure: failure) }
-            case .success(.invalid(let reason)):
-                route.monitor.replyIgnored(flight.event, reason: reason)
-                attemptEnded(flight, failure: nil)
-            case .success:
-                attemptEnded(flight, failure: nil)
+        guard case .http(let url) = route.subscriber else {
+            // A subscriber in this process (a Broker ref) takes the event as a sink does.
+            return send(flight.event, to: route.subscriber, route: route) { [self] result in subscriberAnswered(flight, result) }
+        }
+        // The subscriber's request is the same for every attempt: made once, kept by the flight.
+        let request = flight.request ?? DeliveryRequest(event: flight.event, url: url, timeout: route.policy.timeout,
+                                                        format: route.options.format, preferReply: true,
+                                                        decodesReply: route.replies != nil, headerLines: route.options.headerLines,
+                                                        hiddenAttribute: route.options.carriedAttribute)
+        flight.request = request
+        let started = Monotonic.now()
+        transport.send(request) { [self] answer in
+            let elapsed = Int64(clamping: Monotonic.now() &- started)
+            let status: Int
+            switch answer {
+            case .response(let code, _, _, _):
+                status = code
+                route.monitor.subscriberAnswered(target: route.subscriber)
+            case .unreachable(let reason):
+                status = 500
+                route.monitor.subscriberUnreachable(flight.event, target: route.subscriber, reason: reason)
             }
+            flight.event.withView { route.monitor.metrics.dispatch.record(shard: shard, type: $0.value(of: AttributeName.type),
+                                                                          status: status, nanoseconds: elapsed) }
+            subscriberAnswered(flight, Deliverer.result(of: answer, from: url))
+        }
+    }
+
+    /// The subscriber's answer: replies go on, anything else ends the attempt.
+    private func subscriberAnswered(_ flight: InFlight, _ result: Result<DeliveryAnswer.Reply, DeliveryFailure>) {
+        let route = flight.route
+        switch result {
+        case .failure(let failure):
+            attemptEnded(flight, failure: failure)
+        case .success(.events(let replies)) where !replies.isEmpty && route.replies != nil:
+            forward(replies, of: flight.event, route: route) { [self] failure in attemptEnded(flight, failure: failure) }
+        case .success(.invalid(let reason)):
+            route.monitor.replyIgnored(flight.event, reason: reason)
+            attemptEnded(flight, failure: nil)
+        case .success:
+            attemptEnded(flight, failure: nil)
         }
     }
 
@@ -204,7 +234,7 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
             return accept(Array(events), by: sink) { done($0.failure) }
         }
         guard let next = events.first else { return done(nil) }
-        send(next, to: destination, route: route, preferReply: false, decodesReply: false, hidden: nil, isSubscriber: false) { [self] result in
+        send(next, to: destination, route: route) { [self] result in
             if let failure = result.failure { return done(failure) }
             sendEach(events.dropFirst(), to: destination, route: route, done: done)
         }
@@ -212,47 +242,33 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
 
     // MARK: Sending
 
-    private func send(_ event: CloudEvent, to target: DeliveryTarget, route: DeliveryRoute, preferReply: Bool, decodesReply: Bool,
-                      hidden: StaticString?, isSubscriber: Bool,
+    /// Sends an event that expects no reply (a dead letter, a reply going on, an event to a
+    /// subscriber in this process).
+    private func send(_ event: CloudEvent, to target: DeliveryTarget, route: DeliveryRoute,
                       completion: @escaping @Sendable (Result<DeliveryAnswer.Reply, DeliveryFailure>) -> Void) {
         switch target {
         case .local(let sink):
             accept([event], by: sink) { completion($0.map { .none }) }
         case .http(let url):
             let request = DeliveryRequest(event: event, url: url, timeout: route.policy.timeout, format: route.options.format,
-                                          preferReply: preferReply, decodesReply: decodesReply,
-                                          headerLines: route.options.headerLines, hiddenAttribute: hidden)
-            let started = Monotonic.now()
-            let shard = self.shard
-            transport.send(request) { answer in
-                switch answer {
-                case .response(let status, let body, let retryAfter, let reply):
-                    if isSubscriber { Deliverer.answered(route, event, shard: shard, started: started, status: status, target: target) }
-                    if (200..<300).contains(status) { return completion(.success(reply)) }
-                    completion(.failure(DeliveryFailure(status: status, body: body, retryAfter: retryAfter,
-                                                        retryable: DeliveryPolicy.isRetryable(status: status),
-                                                        destination: url.description, reason: "HTTP \(status)")))
-                case .unreachable(let reason):
-                    // An unreachable destination counts as 500 (Knative's dispatch error).
-                    if isSubscriber {
-                        Deliverer.answered(route, event, shard: shard, started: started, status: 500, target: nil)
-                        route.monitor.subscriberUnreachable(event, target: target, reason: reason)
-                    }
-                    completion(.failure(DeliveryFailure(status: 500, body: Array("dispatch error: \(reason)".utf8), retryAfter: nil,
-                                                        retryable: true, destination: url.description, reason: reason)))
-                }
-            }
+                                          preferReply: false, decodesReply: false, headerLines: route.options.headerLines)
+            transport.send(request) { answer in completion(Deliverer.result(of: answer, from: url)) }
         }
     }
 
-    /// Records a subscriber's answer: Knative's dispatch duration by event type and status,
-    /// and that the subscriber is reachable (when it answered at all).
-    private static func answered(_ route: DeliveryRoute, _ event: CloudEvent, shard: Int, started: UInt64, status: Int,
-                                 target: DeliveryTarget?) {
-        let elapsed = Int64(clamping: Monotonic.now() &- started)
-        event.withView { route.monitor.metrics.dispatch.record(shard: shard, type: $0.value(of: AttributeName.type), status: status,
-                                                               nanoseconds: elapsed) }
-        if let target { route.monitor.subscriberAnswered(target: target) }
+    /// What an answer means for the attempt: its reply, or why it failed.
+    private static func result(of answer: DeliveryAnswer, from url: HTTPURL) -> Result<DeliveryAnswer.Reply, DeliveryFailure> {
+        switch answer {
+        case .response(let status, let body, let retryAfter, let reply):
+            if (200..<300).contains(status) { return .success(reply) }
+            return .failure(DeliveryFailure(status: status, body: body, retryAfter: retryAfter,
+                                            retryable: DeliveryPolicy.isRetryable(status: status),
+                                            destination: url.description, reason: "HTTP \(status)"))
+        case .unreachable(let reason):
+            // An unreachable destination counts as 500 (Knative's dispatch error).
+            return .failure(DeliveryFailure(status: 500, body: Array("dispatch error: \(reason)".utf8), retryAfter: nil,
+                                            retryable: true, destination: url.description, reason: reason))
+        }
     }
 
     /// Hands events to a sink in this process; the answer comes back on the scheduler.
