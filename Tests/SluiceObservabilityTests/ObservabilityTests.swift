@@ -48,6 +48,24 @@ struct ObservabilityTests {
         #expect(text(exporter).contains(#"untyped_seconds_count{k="v"} 1"#))
     }
 
+    @Test func labelValuesAreEscapedAndSeriesSumAcrossLoops() {
+        let exporter = PrometheusExporter()
+        let family = TimerFamily(label: "escaped_seconds", dimensions: [("name", "a\"b\\c\nd")], factory: exporter.factory,
+                                 options: MetricsOptions(labelsEventType: false), shards: 3)
+        family.record(shard: 0, type: nil, status: 200, nanoseconds: 1_000_000)      // 1 ms: the 5 ms bucket
+        family.record(shard: 1, type: nil, status: 200, nanoseconds: 700_000_000)    // 0.7 s: the 1 s bucket
+        family.record(shard: 2, type: nil, status: 200, nanoseconds: 20_000_000_000) // 20 s: only +Inf
+        let output = text(exporter)
+        let labels = #"name="a\"b\\c\nd",http_response_status_code="200""#
+        #expect(output.contains("escaped_seconds_bucket{\(labels),le=\"0.005\"} 1"), "\(output)")
+        #expect(output.contains("escaped_seconds_bucket{\(labels),le=\"0.5\"} 1"))
+        #expect(output.contains("escaped_seconds_bucket{\(labels),le=\"1.0\"} 2"))
+        #expect(output.contains("escaped_seconds_bucket{\(labels),le=\"10.0\"} 2"))
+        #expect(output.contains("escaped_seconds_bucket{\(labels),le=\"+Inf\"} 3"))
+        #expect(output.contains("escaped_seconds_count{\(labels)} 3"))
+        #expect(output.contains("escaped_seconds_sum{\(labels)} 20.701"))
+    }
+
     @Test func counterFeedAddsWhatTheTotalGrewBy() {
         let exporter = PrometheusExporter()
         let feed = CounterFeed(label: "fed_total", dimensions: [("k", "v")], factory: exporter.factory)
