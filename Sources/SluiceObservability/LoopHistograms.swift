@@ -1,4 +1,5 @@
 import CoreMetrics
+import SluiceIO
 import Synchronization
 
 /// A histogram with one writer: the loop whose `TimerFamily` slot made it. Recording is a
@@ -55,7 +56,7 @@ final class LoopHistograms: Sendable {
     }
 
     let bounds: [Double]
-    private let live = Mutex<[ObjectIdentifier: LoopHistogram]>([:])
+    private let live = Locked<[ObjectIdentifier: LoopHistogram]>([:])
 
     init(bounds: [Double]) {
         self.bounds = bounds

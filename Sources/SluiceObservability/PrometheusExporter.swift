@@ -1,6 +1,6 @@
 import CoreMetrics
-import Synchronization
 import Prometheus
+import SluiceIO
 
 /// The process's metrics in the Prometheus text format: swift-prometheus's registry for
 /// counters and gauges, `LoopHistograms` for the duration histograms recorded per event, and
@@ -46,7 +46,7 @@ public final class PrometheusExporter: Sendable {
 /// it adds what the total grew by since the last one.
 public final class CounterFeed: Sendable {
     private let counter: CoreMetrics.Counter
-    private let last = Mutex<Int>(0)
+    private let last = Locked<Int>(0)
 
     public init(label: String, dimensions: [(String, String)], factory: any MetricsFactory) {
         counter = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)

@@ -1,6 +1,6 @@
 import CoreMetrics
 import Glibc
-import Synchronization
+import SluiceIO
 
 /// The duration histograms of one metric for one resource, told apart by the event type and
 /// the status code. A histogram is made the first time its type and status are seen and
@@ -34,16 +34,14 @@ public final class TimerFamily: Sendable {
         var destroyed = false
     }
 
-    /// One loop's cache behind its own lock (uncontended: only that loop records into it).
-    private final class LockedSlot: Sendable {
-        let state = Mutex(Slot())
-    }
 
     public let label: String
     private let dimensions: [(String, String)]
     private let factory: any MetricsFactory
     private let options: MetricsOptions
-    private let slots: [LockedSlot]
+    /// One cache per loop, each behind its own lock (uncontended: only that loop records into
+    /// it; `destroy` may come from another thread). A pthread lock, which ThreadSanitizer sees.
+    private let slots: [Locked<Slot>]
 
     /// `shards`: how many loops record (each gets its own cache).
     public init(label: String, dimensions: [(String, String)], factory: any MetricsFactory, options: MetricsOptions, shards: Int) {
@@ -51,7 +49,7 @@ public final class TimerFamily: Sendable {
         self.dimensions = dimensions
         self.factory = factory
         self.options = options
-        slots = (0..<max(1, shards)).map { _ in LockedSlot() }
+        slots = (0..<max(1, shards)).map { _ in Locked(Slot()) }
     }
 
     /// Records `nanoseconds` for an event of `type` answered with `status` (nil: no status
@@ -60,7 +58,7 @@ public final class TimerFamily: Sendable {
         let slot = slots[shard < slots.count && shard >= 0 ? shard : 0]
         let type = options.labelsEventType ? type : nil
         let status = status ?? -1
-        let handler: (any RecorderHandler)? = slot.state.withLock { slot in
+        let handler: (any RecorderHandler)? = slot.withLock { slot in
             if slot.destroyed { return nil }
             // Events of one kind come in runs: the last hit usually matches, without hashing.
             if slot.last < slot.entries.count, slot.entries[slot.last].status == status, TimerFamily.equal(slot.entries[slot.last].type, type) {
@@ -100,7 +98,7 @@ public final class TimerFamily: Sendable {
     /// Releases every histogram made; later records are ignored.
     public func destroy() {
         for slot in slots {
-            let handlers: [any RecorderHandler] = slot.state.withLock { slot in
+            let handlers: [any RecorderHandler] = slot.withLock { slot in
                 slot.destroyed = true
                 defer { slot.entries = [] }
                 return slot.entries.map(\.handler)
