@@ -24,12 +24,16 @@ public final class DataPlaneController: @unchecked Sendable {  // reconcilers ar
     /// Called with each new data plane (the ingress publishes it to every loop).
     private let listeners = Locked<[@Sendable (DataPlane) -> Void]>([])
 
-    public init(options: DataPlaneOptions, group: EventLoopGroup, client: HTTPClient, logger: Logger = Logger(label: "sluice.broker")) {
+    /// `registerClasses` adds the factories of broker classes served elsewhere than this
+    /// process's stores (Kafka); other classes use the local stores.
+    public init(options: DataPlaneOptions, group: EventLoopGroup, client: HTTPClient, logger: Logger = Logger(label: "sluice.broker"),
+                registerClasses: (inout BrokerClasses) -> Void = { _ in }) {
         self.options = options
         self.group = group
         self.client = client
         self.logger = logger
-        let classes = BrokerClasses(defaultFactory: LocalBrokerFactory(options: options, logger: logger))
+        var classes = BrokerClasses(defaultFactory: LocalBrokerFactory(options: options, logger: logger))
+        registerClasses(&classes)
         brokers = BrokerReconciler(options: options, brokerClasses: classes, shards: group.loops.count, logger: logger)
     }
 

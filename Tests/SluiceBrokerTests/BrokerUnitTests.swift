@@ -132,4 +132,36 @@ struct BrokerUnitTests {
         #expect(find("team-a/default") == nil)
         #expect(find("/") == nil)
     }
+
+    @Test func aBrokerClassWithItsOwnFactoryOpensThroughIt() throws {
+        final class CountingFactory: BrokerBackendFactory, Sendable {
+            let opened = Locked<[String]>([])
+            func open(_ broker: BrokerManifest) throws(StorageError) -> any BrokerBackend {
+                opened.withLock { $0.append(broker.meta.name) }
+                return StoreBackend(store: MemoryStore())
+            }
+        }
+        let group = try EventLoopGroup(loopCount: 1)
+        let client = HTTPClient(group: group)
+        defer { client.shutdown(); group.shutdown() }
+        let custom = CountingFactory()
+        let controller = DataPlaneController(options: DataPlaneOptions(), group: group, client: client) { classes in
+            classes.register("Custom", custom)
+        }
+        try controller.apply(try ManifestLoader.load(files: [(name: "m.yaml", contents: """
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata:
+              name: special
+              namespace: ns
+              annotations: {eventing.knative.dev/broker.class: Custom}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: plain, namespace: ns}
+            """)]))
+        #expect(custom.opened.withLock { $0 } == ["special"], "only the broker of that class")
+        #expect(controller.current.broker(namespace: "ns", name: "plain") != nil)
+        #expect(controller.current.broker(namespace: "ns", name: "special") != nil)
+    }
 }
