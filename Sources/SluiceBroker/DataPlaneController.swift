@@ -19,7 +19,7 @@ public final class DataPlaneController: @unchecked Sendable {  // reconcilers ar
     private let lock = Locked(())
     private let brokers: BrokerReconciler
     private lazy var triggers = TriggerReconciler(controller: self, loops: group.loops,
-                                                  deliverers: Deliverers.http(client: client, loops: group.loops), logger: logger)
+                                                  deliverers: Deliverer.http(client: client, loops: group.loops), logger: logger)
     private let currentPlane = Locked(DataPlane.empty)
     /// Called with each new data plane (the ingress publishes it to every loop).
     private let listeners = Locked<[@Sendable (DataPlane) -> Void]>([])

@@ -50,9 +50,9 @@ public final class QueueDelivery: Sendable {
     }
 }
 
-/// The deliverers of a process: one per event loop, over the pooled HTTP client, shared by
-/// every queue delivered from that loop.
-public enum Deliverers {
+extension Deliverer {
+    /// The deliverers of a process: one per event loop, over the pooled HTTP client, shared by
+    /// every queue delivered from that loop.
     public static func http(client: HTTPClient, loops: [EventLoop]) -> [Deliverer] {
         loops.map { Deliverer(scheduler: $0, transport: HTTPDeliveryTransport(client: client, loop: $0), shard: $0.index,
                               seed: UInt64(truncatingIfNeeded: $0.index &* 0x9E37_79B9) | 1) }

@@ -53,7 +53,8 @@ public final class TimerFamily: Sendable {
     }
 
     /// Records `nanoseconds` for an event of `type` answered with `status` (nil: no status
-    /// label) on loop `shard`.
+    /// label) on loop `shard`. Each shard is recorded from one thread only (its loop): the
+    /// histograms it hands out have a single writer.
     public func record(shard: Int, type: UnsafeRawBufferPointer?, status: Int?, nanoseconds: Int64) {
         let slot = slots[shard < slots.count && shard >= 0 ? shard : 0]
         let type = options.labelsEventType ? type : nil
