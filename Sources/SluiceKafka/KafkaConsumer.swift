@@ -1,0 +1,215 @@
+internal import CRdKafka
+import Glibc
+import Logging
+import SluiceIO
+
+/// A partition of a topic.
+public struct KafkaPartition: Hashable, Sendable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public var description: String { "\(topic)/\(partition)" }
+}
+
+/// A group consumer (one `rd_kafka_t`) served on one event loop: records, rebalances, commit
+/// results and errors reach its delegate on that loop. Offsets are committed only as the
+/// owner stores them (`enable.auto.offset.store=false`): librdkafka commits the stored
+/// offsets every `auto.commit.interval.ms`, when partitions are revoked and when it closes.
+public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop until `close`
+    /// Hears the consumer, on its loop.
+    public protocol Delegate: AnyObject {
+        /// A record; its bytes are valid only during the call.
+        func received(_ record: KafkaRecord)
+        /// The group gave this consumer `partitions` (before any of their records arrive).
+        func assigned(_ partitions: [KafkaPartition])
+        /// `partitions` are taken away: their offsets stored so far are committed next.
+        func revoked(_ partitions: [KafkaPartition])
+        /// A commit finished (nil: it succeeded).
+        func committed(_ error: KafkaError?)
+        func failed(_ error: KafkaError)
+    }
+
+    private let client: KafkaClient
+    private let topics: [String]
+    private weak var delegate: (any Delegate)?
+    /// Set before the instance leaves the loop: later rebalances (while closing) only unassign.
+    private var closing = false
+    /// Records served per wake-up before the loop's other work gets a turn.
+    private let batch = 256
+
+    /// Settings every source consumer gets: offsets stored by the owner only after delivery,
+    /// committed each second; a small prefetch, so a consumer stays a few megabytes.
+    public static let defaults = KafkaProperties([
+        ("enable.auto.commit", "true"), ("enable.auto.offset.store", "false"), ("auto.commit.interval.ms", "1000"),
+        ("queued.max.messages.kbytes", "2048"), ("fetch.wait.max.ms", "100"), ("socket.keepalive.enable", "true"),
+    ])
+
+    public init(properties: KafkaProperties, topics: [String], loop: EventLoop, logger: Logger) throws(KafkaError) {
+        client = try KafkaClient(kind: RD_KAFKA_CONSUMER, properties: KafkaConsumer.defaults.merging(properties), loop: loop, logger: logger)
+        self.topics = topics
+    }
+
+    public var loop: EventLoop { client.loop }
+
+    /// Joins the group and starts delivering to `delegate` (kept weakly).
+    public func start(delegate: any Delegate) {
+        self.delegate = delegate
+        // While closing, librdkafka calls back on the closing thread: the delegate, confined
+        // to the loop, no longer hears anything.
+        client.callbacks.onError = { [weak self] error in
+            guard let self, !closing else { return }
+            self.delegate?.failed(error)
+        }
+        client.callbacks.onRebalance = { [weak self] handle, code, partitions in self?.rebalance(handle, code, partitions) }
+        client.callbacks.onCommit = { [weak self] code, _ in
+            // _NO_OFFSET: nothing was stored since the last commit, not a failure.
+            guard let self, !closing, code != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
+            self.delegate?.committed(code == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(code))
+        }
+        loop.execute { [self] in
+            let list = rd_kafka_topic_partition_list_new(Int32(topics.count))
+            for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
+            let code = rd_kafka_subscribe(client.handle, list)
+            rd_kafka_topic_partition_list_destroy(list)
+            if code != RD_KAFKA_RESP_ERR_NO_ERROR { self.delegate?.failed(KafkaError(code, reason: "subscribe")) }
+            client.start { [weak self] in self?.serve() }
+        }
+    }
+
+    private func serve() {
+        for _ in 0..<batch {
+            guard !closing, let message = rd_kafka_consumer_poll(client.handle, 0) else { return }
+            defer { rd_kafka_message_destroy(message) }
+            let code = message.pointee.err
+            if code == RD_KAFKA_RESP_ERR_NO_ERROR {
+                delegate?.received(KafkaRecord(message: message))
+            } else if code != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                let reason = message.pointee.payload.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
+                delegate?.failed(KafkaError(code, reason: reason))
+            }
+        }
+        client.serveAgainSoon()
+    }
+
+    private func rebalance(_ handle: OpaquePointer, _ code: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
+        let partitions = KafkaConsumer.partitions(list)
+        if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            if !closing { delegate?.assigned(partitions) }
+            if cooperative { rd_kafka_error_destroy(rd_kafka_incremental_assign(handle, list)) } else { rd_kafka_assign(handle, list) }
+        } else {
+            if !closing { delegate?.revoked(partitions) }
+            if cooperative { rd_kafka_error_destroy(rd_kafka_incremental_unassign(handle, list)) } else { rd_kafka_assign(handle, nil) }
+        }
+    }
+
+    private static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaPartition] {
+        guard let list, let elements = list.pointee.elems else { return [] }
+        return (0..<Int(list.pointee.cnt)).map { KafkaPartition(topic: String(cString: elements[$0].topic), partition: elements[$0].partition) }
+    }
+
+    // MARK: Flow control and offsets (on the loop)
+
+    /// Records the next offset to commit for `partition` (the record after the last one done).
+    public func store(_ partition: KafkaPartition, nextOffset: Int64) {
+        withList([partition]) { list in
+            list.pointee.elems[0].offset = nextOffset
+            _ = rd_kafka_offsets_store(client.handle, list)
+        }
+    }
+
+    /// Stops fetching `partition` (records already fetched may still arrive) or starts again.
+    public func pause(_ partition: KafkaPartition) {
+        withList([partition]) { _ = rd_kafka_pause_partitions(client.handle, $0) }
+    }
+
+    public func resume(_ partition: KafkaPartition) {
+        withList([partition]) { _ = rd_kafka_resume_partitions(client.handle, $0) }
+    }
+
+    /// Records in the partition after the consumer's position, from the last fetch's high
+    /// watermark (no request to the cluster); nil before anything was fetched.
+    public func lag(_ partition: KafkaPartition) -> Int64? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        guard rd_kafka_get_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
+              high >= 0 else { return nil }
+        var position: Int64 = -1
+        withList([partition]) { list in
+            if rd_kafka_position(client.handle, list) == RD_KAFKA_RESP_ERR_NO_ERROR { position = list.pointee.elems[0].offset }
+        }
+        return position >= 0 ? max(0, high - position) : nil
+    }
+
+    private func withList(_ partitions: [KafkaPartition], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void) {
+        guard let list = rd_kafka_topic_partition_list_new(Int32(partitions.count)) else { return }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for partition in partitions { rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition) }
+        body(list)
+    }
+
+    /// Leaves the group: commits the stored offsets and closes, on a background thread (where
+    /// closing may wait for the group coordinator). Call on the loop; `done` runs after.
+    public func close(done: @escaping @Sendable () -> Void = {}) {
+        closing = true
+        let logger = client.callbacks.logger
+        client.close(finish: { handle in
+            let code = rd_kafka_consumer_close(handle)
+            if code != RD_KAFKA_RESP_ERR_NO_ERROR { logger.warning("Kafka consumer closed with an error: \(KafkaError(code))") }
+        }, done: done)
+    }
+}
+
+/// One consumed record, borrowed from librdkafka for the duration of a delegate call.
+public struct KafkaRecord {
+    private let message: UnsafeMutablePointer<rd_kafka_message_t>
+
+    init(message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        self.message = message
+    }
+
+    public var topic: String { String(cString: rd_kafka_topic_name(message.pointee.rkt)) }
+    /// The topic handle's identity: the same for every record of a topic in one consumer, so
+    /// a caller can cache what it derives from the topic name.
+    public var topicIdentity: UnsafeRawPointer { UnsafeRawPointer(message.pointee.rkt) }
+    public var partition: Int32 { message.pointee.partition }
+    public var offset: Int64 { message.pointee.offset }
+
+    /// Milliseconds since the epoch (create or log-append time); nil when the record has none.
+    public var timestamp: Int64? {
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let value = rd_kafka_message_timestamp(message, &type)
+        return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || value < 0 ? nil : value
+    }
+
+    /// The key; nil when the record has none.
+    public var key: UnsafeRawBufferPointer? {
+        message.pointee.key.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.key_len) }
+    }
+
+    /// The value; nil for a null value.
+    public var value: UnsafeRawBufferPointer? {
+        message.pointee.payload.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.len) }
+    }
+
+    /// Calls `body` with each header's name and value, in order.
+    public func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        var headers: OpaquePointer?
+        guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return }
+        var index = 0
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            if let name {
+                body(UnsafeRawBufferPointer(start: name, count: strlen(name)), UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : size))
+            }
+            index += 1
+        }
+    }
+}
