@@ -5,13 +5,17 @@
 //   SluiceHTTP  HTTP/1.1 on SluiceIO: in-place parser, server with routes, pooled client
 //   SluiceCloudEvents  the event model (one allocation per event), validation, JSON format,
 //               the storage codec: no I/O
-//   SluiceCloudEventsHTTP  the CloudEvents HTTP protocol binding (beside it later: Kafka, AMQP)
+//   SluiceCloudEventsHTTP  the CloudEvents HTTP protocol binding
+//   SluiceCloudEventsKafka  the CloudEvents Kafka protocol binding (records <-> events, no I/O)
+//   CRdKafka    librdkafka from Debian (system library) with a shim for its variadic calls
+//   SluiceKafka  the thin librdkafka layer: producers and consumers served on the event loops
 //   SluiceConfig  Knative manifests (Yams) into a checked model, problems as file:line
 //   SluiceFilter  trigger filters compiled once, the trigger index, CESQL
 //   SluiceStorage  where a broker's events wait for their triggers (memory; disk)
 //   SluiceDelivery  per-trigger dispatchers: retries, backoff, dead letters, replies
 //   SluiceObservability  metric names, the Prometheus exporter (swift-metrics handles), JSON logs
 //   SluiceBroker  the data plane: ingress, brokers built from manifests, reloads
+//   SluiceKafkaBridge  KafkaSource and KafkaSink: Kafka topics into brokers, events out to Kafka
 //   sluice      the executable that wires them (CLI, signals, health endpoints)
 import PackageDescription
 
@@ -79,6 +83,13 @@ let package = Package(
             dependencies: ["SluiceCloudEvents", "SluiceIO", "SluiceHTTP"],
             swiftSettings: fast
         ),
+        .target(name: "SluiceCloudEventsKafka", dependencies: ["SluiceCloudEvents"], swiftSettings: fast),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .target(
+            name: "SluiceKafka",
+            dependencies: ["CRdKafka", "SluiceIO", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: fast
+        ),
         .target(
             name: "SluiceConfig",
             dependencies: [.product(name: "Yams", package: "Yams")],
@@ -123,10 +134,21 @@ let package = Package(
             ],
             swiftSettings: fast
         ),
+        .target(
+            name: "SluiceKafkaBridge",
+            dependencies: [
+                "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceCloudEventsHTTP", "SluiceCloudEventsKafka", "SluiceKafka",
+                "SluiceConfig", "SluiceDelivery", "SluiceBroker", "SluiceObservability", "SluiceStorage",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: fast
+        ),
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker", "SluiceObservability",
+                "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker", "SluiceObservability", "SluiceKafkaBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -165,6 +187,10 @@ let package = Package(
         ),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents"], swiftSettings: strict),
+        .testTarget(name: "SluiceCloudEventsKafkaTests", dependencies: ["SluiceCloudEventsKafka", "SluiceCloudEvents"], swiftSettings: strict),
+        // A librdkafka mock cluster in its own process (real Kafka protocol on 127.0.0.1) for the
+        // Kafka tests and benchmarks; `swift build --build-tests` builds it beside `sluice`.
+        .executableTarget(name: "sluice-kafka-mock", dependencies: ["CRdKafka"], path: "Tests/KafkaMockCluster"),
         .testTarget(name: "SluiceCloudEventsHTTPTests", dependencies: ["SluiceCloudEventsHTTP", "SluiceCloudEvents", "SluiceHTTP"],
                     swiftSettings: strict),
         // What the end-to-end tests share: the `sluice` process harness, a recording subscriber.

@@ -25,7 +25,7 @@ final class BrokerReconciler {
     /// Problems of brokers that only resolving finds.
     static func check(_ manifests: ManifestSet, options: DataPlaneOptions) -> [ConfigProblem] {
         manifests.brokers.compactMap { broker in
-            broker.delivery?.deadLetterSink.flatMap { DestinationResolver.problem($0, namespace: broker.meta.namespace, options: options) }
+            broker.delivery?.deadLetterSink.flatMap { DestinationResolver.problem($0, namespace: broker.meta.namespace, manifests: manifests, options: options) }
         }
     }
 

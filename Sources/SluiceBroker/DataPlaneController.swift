@@ -10,7 +10,8 @@ import SluiceStorage
 /// queued event.
 ///
 /// Each kind has its reconciler; `build` runs them in dependency order and `check` asks each
-/// for the problems only it can find. A new kind adds its reconciler in both places.
+/// for the problems only it can find. A new kind adds its reconciler in both places; kinds
+/// served by other modules plug in as a `DataPlaneComponent` (`add`).
 public final class DataPlaneController: @unchecked Sendable {  // reconcilers are used only under `lock`
     public let options: DataPlaneOptions
     let group: EventLoopGroup
@@ -23,6 +24,8 @@ public final class DataPlaneController: @unchecked Sendable {  // reconcilers ar
     private let currentPlane = Locked(DataPlane.empty)
     /// Called with each new data plane (the ingress publishes it to every loop).
     private let listeners = Locked<[@Sendable (DataPlane) -> Void]>([])
+    /// Written before the first `apply`, read after.
+    private let componentList = Locked<[any DataPlaneComponent]>([])
 
     /// `registerClasses` adds the factories of broker classes served elsewhere than this
     /// process's stores (Kafka); other classes use the local stores.
@@ -42,6 +45,26 @@ public final class DataPlaneController: @unchecked Sendable {  // reconcilers ar
 
     public var current: DataPlane { currentPlane.withLock { $0 } }
 
+    /// Adds a component, before the first `apply`.
+    public func add(_ component: any DataPlaneComponent) {
+        componentList.withLock { $0.append(component) }
+    }
+
+    public var components: [any DataPlaneComponent] { componentList.withLock { $0 } }
+
+    /// Where deliveries to `destination` go, as triggers resolve it: a Broker or a component's
+    /// sink in this process, else HTTP.
+    public func resolve(_ destination: Destination, namespace: String) -> DeliveryTarget? {
+        DestinationResolver.resolve(destination, namespace: namespace, controller: self)
+    }
+
+    func componentSink(for ref: KReference, namespace: String) -> (any EventSink)? {
+        for component in components {
+            if let sink = component.sink(for: ref, namespace: namespace) { return sink }
+        }
+        return nil
+    }
+
     public func onChange(_ listener: @escaping @Sendable (DataPlane) -> Void) {
         listeners.withLock { $0.append(listener) }
         listener(current)
@@ -49,24 +72,33 @@ public final class DataPlaneController: @unchecked Sendable {  // reconcilers ar
 
     /// Problems that only compiling and resolving find (filters, destinations), for
     /// `sluice validate` and before every apply.
-    public static func check(_ manifests: ManifestSet, options: DataPlaneOptions) -> [ConfigProblem] {
-        (BrokerReconciler.check(manifests, options: options) + TriggerReconciler.check(manifests, options: options))
-            .sorted(by: ConfigProblem.inFileOrder)
+    public static func check(_ manifests: ManifestSet, options: DataPlaneOptions,
+                             components: [any DataPlaneComponent.Type] = []) -> [ConfigProblem] {
+        var problems = BrokerReconciler.check(manifests, options: options) + TriggerReconciler.check(manifests, options: options)
+        for component in components { problems += component.check(manifests, options: options) }
+        return problems.sorted(by: ConfigProblem.inFileOrder)
     }
 
     /// Builds and installs the data plane for `manifests`. Throws the problems found; the
     /// running data plane is then left as it was.
     public func apply(_ manifests: ManifestSet) throws(ConfigError) {
-        let problems = DataPlaneController.check(manifests, options: options)
+        let components = self.components
+        let problems = DataPlaneController.check(manifests, options: options, components: components.map { type(of: $0) })
         if !problems.isEmpty { throw ConfigError(problems: problems) }
-        let plane: DataPlane = lock.withLock { _ in build(manifests) }
+        let plane: DataPlane = lock.withLock { _ in
+            let plane = build(manifests)
+            for component in components { component.reconcile(manifests) }
+            return plane
+        }
         currentPlane.withLock { $0 = plane }
         for listener in listeners.withLock({ $0 }) { listener(plane) }
     }
 
-    /// Stops every dispatcher (in-flight deliveries finish on their loops).
+    /// Stops every dispatcher (in-flight deliveries finish on their loops), then the
+    /// components: sources stop feeding brokers, sinks flush what triggers gave them.
     public func stopDelivery() {
         lock.withLock { _ in triggers.stop() }
+        for component in components { component.stop() }
     }
 
     /// Opens the stores of the brokers in `manifests` that have none yet (with disk storage:

@@ -4,19 +4,30 @@ import SluiceDelivery
 import SluiceHTTP
 
 /// Turns a manifest `Destination` into where deliveries go. A Broker ref is this process (no
-/// HTTP hop); any other ref is the cluster service `http://<name>.<namespace>.svc.<domain>`; a
-/// relative `uri` beside a ref is joined to it.
-enum DestinationResolver {
-    static func resolve(_ destination: Destination, namespace: String, controller: DataPlaneController) -> DeliveryTarget? {
+/// HTTP hop), and so is a ref to a kind a component serves (a KafkaSink); any other ref is the
+/// cluster service `http://<name>.<namespace>.svc.<domain>`; a relative `uri` beside a ref is
+/// joined to it.
+public enum DestinationResolver {
+    public static func resolve(_ destination: Destination, namespace: String, controller: DataPlaneController) -> DeliveryTarget? {
         if let ref = destination.ref, isBroker(ref) {
             return .local(BrokerSink(namespace: ref.namespace ?? namespace, name: ref.name, controller: controller))
+        }
+        if let ref = destination.ref, let sink = controller.componentSink(for: ref, namespace: namespace) {
+            return .local(sink)
         }
         return url(destination, namespace: namespace, clusterDomain: controller.options.clusterDomain).map { .http($0) }
     }
 
-    static func problem(_ destination: Destination, namespace: String, options: DataPlaneOptions) -> ConfigProblem? {
+    public static func problem(_ destination: Destination, namespace: String, manifests: ManifestSet, options: DataPlaneOptions) -> ConfigProblem? {
         if let ref = destination.ref, isBroker(ref) { return nil }
-        if let ref = destination.ref, ["Channel", "InMemoryChannel", "KafkaSink"].contains(ref.kind) {
+        if let ref = destination.ref, ref.kind == "KafkaSink" {
+            let sinkNamespace = ref.namespace ?? namespace
+            if manifests.kafkaSink(namespace: sinkNamespace, name: ref.name) == nil {
+                return ConfigProblem(location: destination.location, message: "KafkaSink \(sinkNamespace)/\(ref.name) does not exist")
+            }
+            return nil
+        }
+        if let ref = destination.ref, ["Channel", "InMemoryChannel"].contains(ref.kind) {
             return ConfigProblem(location: destination.location, message: "a \(ref.kind) destination is not supported by this version of Sluice yet")
         }
         if url(destination, namespace: namespace, clusterDomain: options.clusterDomain) == nil {

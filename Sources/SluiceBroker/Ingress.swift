@@ -52,9 +52,9 @@ public final class Ingress: Sendable {
         router.fallback = { request, responder in
             // Knative: "/" is 404, any other path that is not /<namespace>/<broker> is 400.
             if request.path.count <= 1 {
-                responder.respond(Answers.notFoundRoot)
+                responder.respond(IngressAnswers.notFoundRoot)
             } else {
-                responder.respond(status: .badRequest, headers: Answers.allow, text: "bad path: expected /<namespace>/<broker>\n")
+                responder.respond(status: .badRequest, headers: IngressAnswers.allow, text: "bad path: expected /<namespace>/<broker>\n")
             }
         }
     }
@@ -64,17 +64,17 @@ public final class Ingress: Sendable {
         case .post:
             break
         case .options:
-            responder.respond(Answers.options)
+            responder.respond(IngressAnswers.options)
             return
         default:
-            responder.respond(Answers.methodNotAllowed)
+            responder.respond(IngressAnswers.methodNotAllowed)
             return
         }
         let loop = responder.loop
         let shard = loop.index
         let state = states[shard]
         guard let broker = state.plane.broker(path: request.path) else {
-            responder.respond(status: .notFound, headers: Answers.allow,
+            responder.respond(status: .notFound, headers: IngressAnswers.allow,
                               text: "broker \(request.parameterString(0))/\(request.parameterString(1)) not found\n")
             return
         }
@@ -83,7 +83,7 @@ public final class Ingress: Sendable {
         let started = loop.now
         if broker.isSaturated {
             broker.metrics.refusedFull.increment()
-            responder.respond(Answers.full)
+            responder.respond(IngressAnswers.full)
             Ingress.record(broker.metrics, shard: shard, started: started, event: nil, status: 503)
             return
         }
@@ -93,7 +93,7 @@ public final class Ingress: Sendable {
         } catch {
             broker.metrics.refusedInvalid.increment()
             let status: HTTPStatus = if case .unsupportedFormat = error { HTTPStatus(code: 415) } else { .badRequest }
-            responder.respond(status: status, headers: Answers.allow, text: "\(error)\n")
+            responder.respond(status: status, headers: IngressAnswers.allow, text: "\(error)\n")
             Ingress.record(broker.metrics, shard: shard, started: started, event: nil, status: status.code)
             return
         }
@@ -102,7 +102,7 @@ public final class Ingress: Sendable {
         let count = events.count
         broker.store(events, scratch: &state.scratch) { [broker] error in
             broker.count(error, events: count)
-            let answer = error.map(Answers.storageFailure) ?? Answers.accepted
+            let answer = error.map(IngressAnswers.storageFailure) ?? IngressAnswers.accepted
             deferred.complete(answer)
             Ingress.record(broker.metrics, shard: shard, started: started, event: first, status: answer.status.code)
         }
@@ -118,25 +118,25 @@ public final class Ingress: Sendable {
     }
 }
 
-/// The ingress's constant answers, serialised once.
-enum Answers {
-    static let allow: [(name: String, value: String)] = [("Allow", "POST, OPTIONS")]
-    static let accepted = PreparedResponse(status: .accepted, headers: allow)
-    static let options = PreparedResponse(status: .ok, headers: allow + [("WebHook-Allowed-Origin", "*"), ("WebHook-Allowed-Rate", "*")])
-    static let methodNotAllowed = PreparedResponse(status: .methodNotAllowed, headers: allow + [("Content-Type", "text/plain")],
+/// The answers of Knative's ingresses (brokers, sinks), serialised once.
+public enum IngressAnswers {
+    public static let allow: [(name: String, value: String)] = [("Allow", "POST, OPTIONS")]
+    public static let accepted = PreparedResponse(status: .accepted, headers: allow)
+    public static let options = PreparedResponse(status: .ok, headers: allow + [("WebHook-Allowed-Origin", "*"), ("WebHook-Allowed-Rate", "*")])
+    public static let methodNotAllowed = PreparedResponse(status: .methodNotAllowed, headers: allow + [("Content-Type", "text/plain")],
                                                    body: Array("only POST and OPTIONS are allowed\n".utf8))
-    static let notFoundRoot = PreparedResponse(status: .notFound, headers: allow + [("Content-Type", "text/plain")],
+    public static let notFoundRoot = PreparedResponse(status: .notFound, headers: allow + [("Content-Type", "text/plain")],
                                                body: Array("no broker at /: POST to /<namespace>/<broker>\n".utf8))
-    static let full = full(retryAfterSeconds: 1)
+    public static let full = full(retryAfterSeconds: 1)
     /// The answers for a full broker, by the seconds they ask producers to wait.
     private static let fullBySeconds = (0...10).map { full(retryAfterSeconds: $0) }
 
-    static func full(retryAfterSeconds seconds: Int) -> PreparedResponse {
+    public static func full(retryAfterSeconds seconds: Int) -> PreparedResponse {
         PreparedResponse(status: .serviceUnavailable, headers: allow + [("Retry-After", String(seconds)), ("Content-Type", "text/plain")],
                          body: Array("the broker is full; retry later\n".utf8))
     }
 
-    static func storageFailure(_ error: StorageError) -> PreparedResponse {
+    public static func storageFailure(_ error: StorageError) -> PreparedResponse {
         switch error {
         case .full(let seconds):
             return fullBySeconds.indices.contains(seconds) ? fullBySeconds[seconds] : full(retryAfterSeconds: max(1, seconds))

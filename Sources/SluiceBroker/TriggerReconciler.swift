@@ -44,7 +44,7 @@ final class TriggerReconciler {
                 problems.append(ConfigProblem(location: error.location, message: "Trigger \(trigger.meta.namespace)/\(trigger.meta.name) filters: \(error.message)"))
             }
             for destination in [trigger.subscriber, trigger.delivery?.deadLetterSink].compactMap({ $0 }) {
-                if let problem = DestinationResolver.problem(destination, namespace: trigger.meta.namespace, options: options) {
+                if let problem = DestinationResolver.problem(destination, namespace: trigger.meta.namespace, manifests: manifests, options: options) {
                     problems.append(problem)
                 }
             }

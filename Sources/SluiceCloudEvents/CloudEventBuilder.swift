@@ -90,6 +90,11 @@ public struct CloudEventBuilder: Sendable {
         if let index = index(of: nameBytes) { attributes.remove(at: index) }
     }
 
+    /// Removes the attribute named `name` if present (an override replacing a value).
+    public mutating func removeAttribute(named name: UnsafeRawBufferPointer) {
+        if let index = index(of: name) { attributes.remove(at: index) }
+    }
+
     /// Records a transport header to keep with the event (not an attribute).
     public mutating func addTransportHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         transport.append(append(name: UnsafeRawBufferPointer(rebasing: name.prefix(255)), value: value, kind: .string))

@@ -26,6 +26,12 @@ enum ManifestKinds {
         Kind(group: "", name: "Secret") { document, set in
             if let secret = ResourceDecoder.secret(document) { set.secrets.append(secret) }
         },
+        Kind(group: "sources.knative.dev", name: "KafkaSource") { document, set in
+            if let source = ResourceDecoder.kafkaSource(document) { set.kafkaSources.append(source) }
+        },
+        Kind(group: "eventing.knative.dev", name: "KafkaSink") { document, set in
+            if let sink = ResourceDecoder.kafkaSink(document) { set.kafkaSinks.append(sink) }
+        },
     ]
 
     /// Kinds the product serves in a later version: skipped with a warning that says so
@@ -33,8 +39,7 @@ enum ManifestKinds {
     static let planned: Set<String> = [
         "messaging.knative.dev/InMemoryChannel", "messaging.knative.dev/Channel", "messaging.knative.dev/Subscription",
         "messaging.knative.dev/KafkaChannel", "flows.knative.dev/Sequence", "flows.knative.dev/Parallel",
-        "sources.knative.dev/PingSource", "sources.knative.dev/KafkaSource", "sources.knative.dev/RabbitmqSource",
-        "eventing.knative.dev/KafkaSink", "eventing.knative.dev/EventPolicy",
+        "sources.knative.dev/PingSource", "sources.knative.dev/RabbitmqSource", "eventing.knative.dev/EventPolicy",
     ]
 
     private static let byKey: [String: Kind] = Dictionary(served.map { ("\($0.group)/\($0.name)", $0) }) { first, _ in first }

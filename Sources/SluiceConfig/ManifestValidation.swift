@@ -14,6 +14,33 @@ enum ManifestValidation {
         for trigger in set.triggers { checkUnique("Trigger", trigger.meta) }
         for configMap in set.configMaps { checkUnique("ConfigMap", configMap.meta) }
         for secret in set.secrets { checkUnique("Secret", secret.meta) }
+        for source in set.kafkaSources { checkUnique("KafkaSource", source.meta) }
+        for sink in set.kafkaSinks { checkUnique("KafkaSink", sink.meta) }
+
+        // Secrets a Kafka resource reads must exist and hold the keys it names.
+        for source in set.kafkaSources {
+            for reference in source.net.references {
+                let context = "KafkaSource \(source.meta.namespace)/\(source.meta.name)"
+                guard let secret = set.secret(namespace: source.meta.namespace, name: reference.name) else {
+                    diagnostics.error(reference.location, "\(context): Secret \"\(reference.name)\" does not exist in namespace \(source.meta.namespace)")
+                    continue
+                }
+                if secret.data[reference.key] == nil {
+                    diagnostics.error(reference.location, "\(context): Secret \"\(reference.name)\" has no key \"\(reference.key)\"")
+                }
+            }
+        }
+        for sink in set.kafkaSinks {
+            guard let name = sink.authSecret else { continue }
+            let context = "KafkaSink \(sink.meta.namespace)/\(sink.meta.name)"
+            guard let secret = set.secret(namespace: sink.meta.namespace, name: name) else {
+                diagnostics.error(sink.authLocation, "\(context): Secret \"\(name)\" does not exist in namespace \(sink.meta.namespace)")
+                continue
+            }
+            for problem in KafkaAuthSecret.problems(secret.data) {
+                diagnostics.error(sink.authLocation, "\(context): Secret \"\(name)\" \(problem)")
+            }
+        }
 
         // Knative accepts such a trigger and marks it not ready; so does Sluice: it stays
         // inactive until its broker appears (on a reload).

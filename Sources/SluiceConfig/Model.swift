@@ -108,6 +108,8 @@ public struct ManifestSet: Sendable {
     public var triggers: [TriggerManifest] = []
     public var configMaps: [ConfigMapManifest] = []
     public var secrets: [SecretManifest] = []
+    public var kafkaSources: [KafkaSourceManifest] = []
+    public var kafkaSinks: [KafkaSinkManifest] = []
     public var brokerDefaults = BrokerDefaults()
     public var warnings: [ConfigProblem] = []
 
@@ -115,5 +117,17 @@ public struct ManifestSet: Sendable {
 
     public func broker(namespace: String, name: String) -> BrokerManifest? {
         brokers.first { $0.meta.namespace == namespace && $0.meta.name == name }
+    }
+
+    public func secret(namespace: String, name: String) -> SecretManifest? {
+        secrets.first { $0.meta.namespace == namespace && $0.meta.name == name }
+    }
+
+    public func configMap(namespace: String?, name: String) -> ConfigMapManifest? {
+        configMaps.first { (namespace == nil || $0.meta.namespace == namespace) && $0.meta.name == name }
+    }
+
+    public func kafkaSink(namespace: String, name: String) -> KafkaSinkManifest? {
+        kafkaSinks.first { $0.meta.namespace == namespace && $0.meta.name == name }
     }
 }

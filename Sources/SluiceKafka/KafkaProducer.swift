@@ -17,13 +17,24 @@ public final class KafkaProducer: Sendable {
     private final class Health: Sendable {
         let reachable = Atomic<Bool>(true)
         let lastError = Locked<KafkaError?>(nil)
+        /// When the last record went out as a probe while the cluster was unreachable.
+        private let lastProbe = Atomic<UInt64>(0)
+
+        /// While unreachable, one record a second is let through to find out whether the
+        /// cluster is back; the others are refused at once instead of waiting for a timeout.
+        func admits() -> Bool {
+            if reachable.load(ordering: .relaxed) { return true }
+            let now = Monotonic.now()
+            let last = lastProbe.load(ordering: .relaxed)
+            return now &- last >= 1_000_000_000 && lastProbe.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+        }
     }
 
     /// Settings every producer gets unless the user's properties say otherwise: every replica
     /// acknowledges, retries cannot duplicate or reorder, records leave within a millisecond.
     public static let defaults = KafkaProperties([
         ("acks", "all"), ("enable.idempotence", "true"), ("linger.ms", "1"),
-        ("message.timeout.ms", "30000"), ("socket.keepalive.enable", "true"),
+        ("message.timeout.ms", "10000"), ("socket.keepalive.enable", "true"),
     ])
 
     public init(properties: KafkaProperties, loop: EventLoop, logger: Logger) throws(KafkaError) {
@@ -53,11 +64,14 @@ public final class KafkaProducer: Sendable {
     public var lastReportedError: KafkaError? { health.lastError.withLock { $0 } }
 
     /// Sends `record` to `topic`. Returns the error when the record could not even be queued
-    /// (queue full, unknown topic, closed); otherwise `completion` runs on the loop with nil
+    /// (queue full, cluster unreachable, closed); otherwise `completion` runs on the loop with nil
     /// once acknowledged, or the error.
     public func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [(name: String, value: [UInt8])],
                         completion: @escaping @Sendable (KafkaError?) -> Void) -> KafkaError? {
         if closed.load(ordering: .relaxed) { return KafkaError(message: "the producer is closed", isRetriable: true) }
+        if !health.admits() {
+            return health.lastError.withLock { $0 } ?? KafkaError(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        }
         let topicHandle: KafkaTopicHandle
         do {
             topicHandle = try handle(for: topic)

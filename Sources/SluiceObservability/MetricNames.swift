@@ -21,6 +21,16 @@ public enum LabelNames {
     public static let triggerName = "kn_trigger_name"
     public static let eventType = "cloudevents_type"
     public static let statusCode = "http_response_status_code"
+    /// A source's name and namespace (Knative's `kn.source.*`), a sink's (`kn.sink.*`).
+    public static let sourceName = "kn_source_name"
+    public static let sourceNamespace = "kn_source_namespace"
+    public static let sinkName = "kn_sink_name"
+    public static let sinkNamespace = "kn_sink_namespace"
+    /// The Kafka topic and partition (OpenTelemetry messaging conventions, as Knative's Kafka
+    /// data plane tags them).
+    public static let destinationName = "messaging_destination_name"
+    public static let partitionID = "messaging_destination_partition_id"
+    public static let consumerGroup = "messaging_consumer_group_name"
 }
 
 /// How the metrics of one process are made.

@@ -30,6 +30,7 @@ struct MetricsEndpoint: Sendable {
 
     func render() -> [UInt8] {
         controller.current.collectMetrics()
+        for component in controller.components { component.collectMetrics() }
         residentMemory.record(ProcessMemory.residentBytes())
         openConnections.record(ingress.connectionCount)
         return exporter.render()

@@ -15,4 +15,10 @@ enum Probes {
     static let ready = PreparedResponse(status: .ok, headers: [("Content-Type", "text/plain")], body: Array("ready\n".utf8))
     static let notReady = PreparedResponse(status: .serviceUnavailable, headers: [("Content-Type", "text/plain")],
                                            body: Array("not ready\n".utf8))
+
+    /// Not ready, and why (a peer such as a Kafka cluster unreachable), one reason a line.
+    static func notReady(_ reasons: [String]) -> PreparedResponse {
+        PreparedResponse(status: .serviceUnavailable, headers: [("Content-Type", "text/plain")],
+                         body: Array(("not ready\n" + reasons.map { $0 + "\n" }.joined()).utf8))
+    }
 }

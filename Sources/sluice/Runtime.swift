@@ -6,6 +6,7 @@ import SluiceBroker
 import SluiceConfig
 import SluiceHTTP
 import SluiceIO
+import SluiceKafkaBridge
 import SluiceObservability
 import SluiceStorage
 import Synchronization
@@ -59,6 +60,8 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         group = try EventLoopGroup(loopCount: serve.loops ?? LoopThread.processorCount)
         client = HTTPClient(group: group)
         controller = DataPlaneController(options: options, group: group, client: client)
+        let kafka = KafkaBridge(controller: controller, group: group, client: client)
+        controller.add(kafka)
         let ingressHandler = Ingress(controller: controller, group: group)
         do throws(StorageError) {
             try controller.openStores(for: manifests)
@@ -78,11 +81,15 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         ingressConfiguration.port = serve.port
         ingressConfiguration.maxBodyBytes = serve.maxBodyBytes
         let readiness = self.readiness
+        let controller = self.controller
         var router = Router()
         router.get("/healthz") { _, responder in responder.respond(Probes.alive) }
         router.get("/readyz") { _, responder in
-            responder.respond(readiness.isReady ? Probes.ready : Probes.notReady)
+            guard readiness.isReady else { return responder.respond(Probes.notReady) }
+            let problems = controller.components.flatMap(\.readinessProblems)
+            responder.respond(problems.isEmpty ? Probes.ready : Probes.notReady(problems))
         }
+        kafka.install(on: &router)
         ingressHandler.install(on: &router)
         ingress = HTTPServer(configuration: ingressConfiguration, router: router, group: group)
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import SluiceBroker
 import SluiceConfig
+import SluiceKafkaBridge
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,21 +20,28 @@ struct Validate: ParsableCommand {
         var options = DataPlaneOptions()
         options.clusterDomain = clusterDomain
         let read = ManifestLoader.read(path: config)
-        let problems = read.problems + DataPlaneController.check(read.manifests, options: options)
+        let problems = read.problems + DataPlaneController.check(read.manifests, options: options, components: ConfigurationLoader.components)
         let warnings = read.manifests.warnings.map { ConfigProblem(location: $0.location, message: "warning: \($0.message)") }
         for line in (problems + warnings).sorted(by: ConfigProblem.inFileOrder) { printError(line.description) }
         if !problems.isEmpty { throw ExitCode(1) }
-        print("\(config): ok (\(read.manifests.brokers.count) brokers, \(read.manifests.triggers.count) triggers)")
+        let manifests = read.manifests
+        var counts = ["\(manifests.brokers.count) brokers", "\(manifests.triggers.count) triggers"]
+        if !manifests.kafkaSources.isEmpty { counts.append("\(manifests.kafkaSources.count) Kafka sources") }
+        if !manifests.kafkaSinks.isEmpty { counts.append("\(manifests.kafkaSinks.count) Kafka sinks") }
+        print("\(config): ok (\(counts.joined(separator: ", ")))")
     }
 }
 
 /// Reading and checking manifests, the same way for `validate`, `serve` and reloads.
 enum ConfigurationLoader {
+    /// The kinds served beside brokers and triggers, each with its own checks.
+    static let components: [any DataPlaneComponent.Type] = [KafkaBridge.self]
+
     static func load(path: String, options: DataPlaneOptions) -> Result<ManifestSet, ConfigError> {
         let read = ManifestLoader.read(path: path)
         // Checks that only building finds (filters, destinations) run on whatever decoded, so
         // one run reports every problem.
-        let problems = read.problems + DataPlaneController.check(read.manifests, options: options)
+        let problems = read.problems + DataPlaneController.check(read.manifests, options: options, components: components)
         if !problems.isEmpty { return .failure(ConfigError(problems: problems.sorted(by: ConfigProblem.inFileOrder))) }
         return .success(read.manifests)
     }

@@ -1,0 +1,72 @@
+/// One key of a Secret (`secretKeyRef`).
+public struct SecretKeyReference: Sendable {
+    public var name: String
+    public var key: String
+    public var location: SourceLocation
+}
+
+/// `spec.net` of a KafkaSource (Knative's `KafkaNetSpec`): SASL and TLS, each value read from a
+/// Secret key.
+public struct KafkaNetSpec: Sendable {
+    public var saslEnabled = false
+    public var saslUser: SecretKeyReference?
+    public var saslPassword: SecretKeyReference?
+    /// PLAIN (default), SCRAM-SHA-256 or SCRAM-SHA-512.
+    public var saslType: SecretKeyReference?
+    public var tlsEnabled = false
+    public var tlsCert: SecretKeyReference?
+    public var tlsKey: SecretKeyReference?
+    public var tlsCACert: SecretKeyReference?
+
+    public init() {}
+
+    public var references: [SecretKeyReference] {
+        [saslUser, saslPassword, saslType, tlsCert, tlsKey, tlsCACert].compactMap { $0 }
+    }
+}
+
+public enum KafkaInitialOffset: String, Sendable {
+    case earliest, latest
+}
+
+/// `spec.ordering` (or the annotation `kafka.eventing.knative.dev/delivery.order`).
+public enum KafkaDeliveryOrder: String, Sendable {
+    /// One record at a time per partition, retries included.
+    case ordered
+    /// Several records of a partition in flight at once.
+    case unordered
+}
+
+/// `sources.knative.dev/v1` (and `v1beta1`) KafkaSource.
+public struct KafkaSourceManifest: Sendable {
+    public var meta: ObjectMeta
+    public var bootstrapServers: [String]
+    public var topics: [String]
+    /// `spec.consumerGroup`; Knative generates `knative-kafka-source-<uid>` when it is empty.
+    /// Sluice has no uid and uses `knative-kafka-source-<namespace>-<name>`, which stays the
+    /// same across restarts.
+    public var consumerGroup: String
+    public var initialOffset: KafkaInitialOffset
+    public var consumers: Int
+    public var ordering: KafkaDeliveryOrder
+    public var sink: Destination
+    public var delivery: DeliverySpec?
+    /// `spec.ceOverrides.extensions`, set on every event.
+    public var ceOverrides: [(name: String, value: String)]
+    public var net: KafkaNetSpec
+    /// The label `kafkasources.sources.knative.dev/key-type`: string, int, float, byte-array.
+    public var keyType: String
+}
+
+/// `eventing.knative.dev/v1alpha1` KafkaSink.
+public struct KafkaSinkManifest: Sendable {
+    public var meta: ObjectMeta
+    public var topic: String
+    public var bootstrapServers: [String]
+    /// binary (default) or structured.
+    public var contentMode: String
+    /// `spec.auth.secret.ref.name`: a Secret in Knative's Kafka auth format (`protocol`,
+    /// `sasl.mechanism`, `user`, `password`, `ca.crt`, `user.crt`, `user.key`).
+    public var authSecret: String?
+    public var authLocation: SourceLocation
+}

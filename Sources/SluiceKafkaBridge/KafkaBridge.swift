@@ -1,0 +1,208 @@
+import Dispatch
+import Logging
+import SluiceBroker
+import SluiceCloudEvents
+import SluiceConfig
+import SluiceDelivery
+import SluiceHTTP
+import SluiceIO
+import SluiceKafka
+import SluiceObservability
+
+/// KafkaSource and KafkaSink in the data plane: a `DataPlaneComponent` that builds them from
+/// the manifests, keeps those whose settings did not change across a reload, serves the sink
+/// ingress and the KafkaSink destinations of triggers and sources, and reports their health.
+public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `sources` and `sinks` are used under `lock`
+    private unowned let controller: DataPlaneController
+    private let loops: [EventLoop]
+    private let deliverers: [Deliverer]
+    private let logger: Logger
+    private let ingress: KafkaSinkIngress
+    private let lock = Locked(())
+    private var sources: [String: KafkaSourceRuntime] = [:]
+    private let sinks = Locked<[String: KafkaSinkRuntime]>([:])
+    /// How long a source waits for deliveries in flight, and a sink for acknowledgements, at
+    /// shutdown or when a reload replaces it.
+    private let grace: Duration = .seconds(5)
+
+    public init(controller: DataPlaneController, group: EventLoopGroup, client: HTTPClient, logger: Logger = Logger(label: "sluice.kafka")) {
+        self.controller = controller
+        loops = group.loops
+        deliverers = Deliverer.http(client: client, loops: group.loops)
+        self.logger = logger
+        ingress = KafkaSinkIngress(loops: group.loops)
+    }
+
+    public static func check(_ manifests: ManifestSet, options: DataPlaneOptions) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        for source in manifests.kafkaSources {
+            for destination in [source.sink, source.delivery?.deadLetterSink].compactMap({ $0 }) {
+                if let problem = DestinationResolver.problem(destination, namespace: source.meta.namespace, manifests: manifests, options: options) {
+                    problems.append(problem)
+                }
+            }
+        }
+        return problems
+    }
+
+    // MARK: Reconcile
+
+    public func reconcile(_ manifests: ManifestSet) {
+        lock.withLock { _ in
+            reconcileSinks(manifests)
+            reconcileSources(manifests)
+        }
+    }
+
+    private func reconcileSinks(_ manifests: ManifestSet) {
+        var live: [String: KafkaSinkRuntime] = [:]
+        let current = sinks.withLock { $0 }
+        for manifest in manifests.kafkaSinks {
+            let key = "\(manifest.meta.namespace)/\(manifest.meta.name)"
+            let settings = KafkaClientSettings.producer(manifest, manifests: manifests)
+            let fingerprint = "\(manifest.topic)|\(manifest.contentMode)|\(settings.properties.entries.map { "\($0.key)=\($0.value)" })"
+            if let existing = current[key], existing.fingerprint == fingerprint {
+                live[key] = existing
+                continue
+            }
+            if !settings.ignored.isEmpty { logger.warning("KafkaSink \(key): producer properties librdkafka does not take are ignored: \(settings.ignored.joined(separator: ", "))") }
+            do {
+                let metrics = current[key]?.metrics ?? KafkaSinkMetrics(namespace: manifest.meta.namespace, name: manifest.meta.name,
+                                                                        factory: controller.options.metricsFactory)
+                live[key] = try KafkaSinkRuntime(manifest: manifest, fingerprint: fingerprint, properties: settings.properties, loops: loops,
+                                                 metrics: metrics, logger: logger)
+            } catch {
+                logger.error("KafkaSink \(key) not started: \(error)")
+            }
+        }
+        sinks.withLock { $0 = live }
+        ingress.publish(live, loops: loops)
+        for (key, old) in current where live[key] !== old {
+            if live[key] == nil { old.metrics.release() }
+            old.close(timeout: grace) {}
+        }
+    }
+
+    private func reconcileSources(_ manifests: ManifestSet) {
+        var live: [String: KafkaSourceRuntime] = [:]
+        for manifest in manifests.kafkaSources {
+            let key = "\(manifest.meta.namespace)/\(manifest.meta.name)"
+            let settings = KafkaClientSettings.consumer(manifest, manifests: manifests)
+            let fingerprint = KafkaBridge.fingerprint(manifest, settings.properties)
+            if let existing = sources[key], existing.fingerprint == fingerprint {
+                live[key] = existing
+                continue
+            }
+            if !settings.ignored.isEmpty { logger.warning("KafkaSource \(key): consumer properties librdkafka does not take are ignored: \(settings.ignored.joined(separator: ", "))") }
+            guard let route = makeRoute(manifest, monitor: sources[key]?.route.monitor) else {
+                logger.error("KafkaSource \(key): its sink cannot be resolved; not started")
+                continue
+            }
+            let metrics = sources[key]?.metrics ?? KafkaSourceMetrics(namespace: manifest.meta.namespace, name: manifest.meta.name,
+                                                                      group: manifest.consumerGroup, factory: controller.options.metricsFactory)
+            let runtime = KafkaSourceRuntime(manifest: manifest, fingerprint: fingerprint, route: route, metrics: metrics, logger: logger)
+            // The one it replaces leaves the group first, so its deliveries in flight finish
+            // and their offsets are committed before the new consumers take the partitions.
+            if let old = sources[key] {
+                let left = DispatchSemaphore(value: 0)
+                old.stop(grace: grace) { left.signal() }
+                _ = left.wait(timeout: .now() + .seconds(Int(grace.components.seconds) + 5))
+            }
+            runtime.start(properties: settings.properties, loops: loops, deliverers: deliverers, ordered: manifest.ordering == .ordered)
+            live[key] = runtime
+        }
+        for (key, old) in sources where live[key] == nil {
+            old.stop(grace: grace) {}
+            old.metrics.release()
+            old.route.monitor.metrics.release()
+        }
+        sources = live
+    }
+
+    private func makeRoute(_ manifest: KafkaSourceManifest, monitor: DeliveryMonitor?) -> DeliveryRoute? {
+        let namespace = manifest.meta.namespace
+        guard let subscriber = controller.resolve(manifest.sink, namespace: namespace) else { return nil }
+        let spec = manifest.delivery
+        let deadLetter = spec?.deadLetterSink.flatMap { controller.resolve($0, namespace: namespace) }
+        let defaults = KafkaSourceRuntime.defaultDelivery
+        let policy = DeliveryPolicy(retry: spec?.retry ?? defaults.retry, backoffPolicy: spec?.backoffPolicy ?? .exponential,
+                                    backoffDelay: spec?.backoffDelay ?? defaults.backoffDelay, timeout: spec?.timeout ?? defaults.timeout,
+                                    retryAfterMax: spec?.retryAfterMax, deadLetter: deadLetter)
+        let monitor = monitor ?? DeliveryMonitor(
+            owner: DeliveryOwner(kind: "kafkasource", namespace: namespace, name: manifest.meta.name),
+            metrics: DeliveryMetrics(prefix: "sluice_kafka_source", labels: [(LabelNames.sourceName, manifest.meta.name),
+                                                                              (LabelNames.sourceNamespace, namespace)],
+                                     factory: controller.options.metricsFactory, options: controller.options.metrics, shards: loops.count),
+            logger: logger)
+        return DeliveryRoute(monitor: monitor, subscriber: subscriber, policy: policy, replies: nil,
+                             options: DeliveryOptions(format: spec?.format ?? .binary))
+    }
+
+    /// What makes a source different enough to restart its consumers (not where it is written).
+    private static func fingerprint(_ source: KafkaSourceManifest, _ properties: KafkaProperties) -> String {
+        let sink = "\(source.sink.ref.map { "\($0.kind)/\($0.namespace ?? "")/\($0.name)" } ?? "")|\(source.sink.uri ?? "")"
+        let delivery = source.delivery.map { spec in
+            "\(spec.retry ?? -1)|\(spec.backoffPolicy?.rawValue ?? "")|\(spec.backoffDelay.map { "\($0)" } ?? "")|\(spec.timeout.map { "\($0)" } ?? "")"
+                + "|\(spec.retryAfterMax.map { "\($0)" } ?? "")|\(spec.format?.rawValue ?? "")"
+                + "|\(spec.deadLetterSink.map { "\($0.ref?.name ?? "")|\($0.ref?.kind ?? "")|\($0.uri ?? "")" } ?? "")"
+        } ?? "-"
+        return [source.topics.joined(separator: ","), String(source.consumers), source.ordering.rawValue, source.keyType, sink, delivery,
+                source.ceOverrides.map { "\($0.name)=\($0.value)" }.joined(separator: ","),
+                properties.entries.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")].joined(separator: "\u{1}")
+    }
+
+    // MARK: DataPlaneComponent
+
+    public func sink(for ref: KReference, namespace: String) -> (any EventSink)? {
+        guard ref.kind == "KafkaSink", ref.apiVersion == nil || ref.apiVersion?.hasPrefix("eventing.knative.dev/") == true else { return nil }
+        return KafkaSinkReference(key: "\(ref.namespace ?? namespace)/\(ref.name)", sinks: sinks)
+    }
+
+    public func install(on router: inout Router) {
+        ingress.install(on: &router)
+    }
+
+    public var readinessProblems: [String] {
+        let sinkProblems = sinks.withLock { $0 }.values.compactMap(\.unreachable)
+        let sourceProblems = lock.withLock { _ in sources.values.compactMap(\.unreachable) }
+        return (sinkProblems + sourceProblems).sorted()
+    }
+
+    public func collectMetrics() {
+        lock.withLock { _ in for source in sources.values { source.collectMetrics() } }
+    }
+
+    public func stop() {
+        let finished = DispatchGroup()
+        lock.withLock { _ in
+            for source in sources.values {
+                finished.enter()
+                source.stop(grace: grace) { finished.leave() }
+            }
+            sources = [:]
+        }
+        _ = finished.wait(timeout: .now() + .seconds(Int(grace.components.seconds) + 5))
+        let closing = sinks.withLock { sinks in defer { sinks.removeAll() }; return Array(sinks.values) }
+        for sink in closing {
+            finished.enter()
+            sink.close(timeout: grace) { finished.leave() }
+        }
+        _ = finished.wait(timeout: .now() + .seconds(Int(grace.components.seconds) + 5))
+    }
+}
+
+/// A KafkaSink named by a destination ref, looked up when events arrive, so the ref stays
+/// good while a reload replaces the sink (or makes it exist).
+struct KafkaSinkReference: EventSink {
+    let key: String
+    let sinks: Locked<[String: KafkaSinkRuntime]>
+
+    var address: String { "kafkasink:\(key)" }
+
+    func accept(_ events: [CloudEvent], completion: @escaping @Sendable (SinkRejection?) -> Void) {
+        guard let sink = sinks.withLock({ $0[key] }) else {
+            return completion(SinkRejection(status: 404, reason: "KafkaSink \(key) not found", retryable: true))
+        }
+        sink.accept(events, completion: completion)
+    }
+}
