@@ -158,7 +158,10 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     public func close(done: @escaping @Sendable () -> Void = {}) {
         closing = true
         let logger = client.callbacks.logger
-        client.close(finish: { handle in
+        // The closing thread holds the consumer: librdkafka calls its rebalance handler while
+        // it closes, and waits until that handler has unassigned.
+        client.close(finish: { [self] handle in
+            _ = self
             let code = rd_kafka_consumer_close(handle)
             if code != RD_KAFKA_RESP_ERR_NO_ERROR { logger.warning("Kafka consumer closed with an error: \(KafkaError(code))") }
         }, done: done)

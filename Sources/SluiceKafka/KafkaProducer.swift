@@ -1,4 +1,5 @@
 internal import CRdKafka
+import Dispatch
 import Logging
 import SluiceIO
 import Synchronization
@@ -9,24 +10,52 @@ import Synchronization
 /// record failed for good (`message.timeout.ms`).
 public final class KafkaProducer: Sendable {
     private let client: KafkaClient
-    private let topics: Locked<[String: KafkaTopicHandle]>
+    private let topics: Locked<[String: KafkaHandle]>
     private let health = Health()
     private let closed = Atomic<Bool>(false)
 
-    /// Whether the cluster answers, written by librdkafka's callbacks, read by probes.
+    /// Whether the cluster answers. librdkafka says when every broker is down; it has no event
+    /// for "back", so while down a background probe asks for metadata once a second.
     private final class Health: Sendable {
         let reachable = Atomic<Bool>(true)
         let lastError = Locked<KafkaError?>(nil)
-        /// When the last record went out as a probe while the cluster was unreachable.
-        private let lastProbe = Atomic<UInt64>(0)
+        /// Held by a probe while it uses the handle, and by `close` before the handle goes.
+        private let probing = Locked((running: false, closed: false))
 
-        /// While unreachable, one record a second is let through to find out whether the
-        /// cluster is back; the others are refused at once instead of waiting for a timeout.
-        func admits() -> Bool {
-            if reachable.load(ordering: .relaxed) { return true }
-            let now = Monotonic.now()
-            let last = lastProbe.load(ordering: .relaxed)
-            return now &- last >= 1_000_000_000 && lastProbe.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+        func down(_ handle: OpaquePointer) {
+            reachable.store(false, ordering: .relaxed)
+            let start = probing.withLock { state in
+                guard !state.running && !state.closed else { return false }
+                state.running = true
+                return true
+            }
+            if start { probe(KafkaHandle(pointer: handle)) }
+        }
+
+        private func probe(_ pointer: KafkaHandle) {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(1)) { [self] in
+                let answered: Bool? = probing.withLock { state in
+                    guard !state.closed else {
+                        state.running = false
+                        return nil
+                    }
+                    var metadata: UnsafePointer<rd_kafka_metadata>?
+                    let code = rd_kafka_metadata(pointer.pointer, 0, nil, &metadata, 1000)
+                    if let metadata { rd_kafka_metadata_destroy(metadata) }
+                    if code == RD_KAFKA_RESP_ERR_NO_ERROR { state.running = false }
+                    return code == RD_KAFKA_RESP_ERR_NO_ERROR
+                }
+                switch answered {
+                case true?: reachable.store(true, ordering: .relaxed)
+                case false?: probe(pointer)
+                case nil: break
+                }
+            }
+        }
+
+        /// Called before the handle is destroyed: waits for a probe using it.
+        func close() {
+            probing.withLock { $0.closed = true }
         }
     }
 
@@ -41,12 +70,17 @@ public final class KafkaProducer: Sendable {
         client = try KafkaClient(kind: RD_KAFKA_PRODUCER, properties: KafkaProducer.defaults.merging(properties), loop: loop, logger: logger)
         topics = Locked([:])
         let health = self.health
-        client.callbacks.onError = { error in
-            if error.isAllBrokersDown || error.isFatal { health.reachable.store(false, ordering: .relaxed) }
+        let handle = client
+        client.callbacks.onError = { [handle] error in
+            if error.isAllBrokersDown || error.isFatal {
+                health.down(handle.handle)
+                // Records still queued would wait for `message.timeout.ms`; fail them now, so
+                // their senders hear 503 at once (records already sent wait for their answer).
+                rd_kafka_purge(handle.handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING)
+            }
             health.lastError.withLock { $0 = error }
             logger.warning("Kafka producer: \(error)")
         }
-        let handle = client
         client.start { [handle] in
             // Serve until empty (the wake-up comes only on the empty-to-non-empty edge), in
             // bounded rounds so other work on the loop keeps going under load.
@@ -64,15 +98,15 @@ public final class KafkaProducer: Sendable {
     public var lastReportedError: KafkaError? { health.lastError.withLock { $0 } }
 
     /// Sends `record` to `topic`. Returns the error when the record could not even be queued
-    /// (queue full, cluster unreachable, closed); otherwise `completion` runs on the loop with nil
+    /// (queue full, cluster known to be unreachable, closed); otherwise `completion` runs on the loop with nil
     /// once acknowledged, or the error.
     public func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [(name: String, value: [UInt8])],
                         completion: @escaping @Sendable (KafkaError?) -> Void) -> KafkaError? {
         if closed.load(ordering: .relaxed) { return KafkaError(message: "the producer is closed", isRetriable: true) }
-        if !health.admits() {
+        if !health.reachable.load(ordering: .relaxed) {
             return health.lastError.withLock { $0 } ?? KafkaError(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         }
-        let topicHandle: KafkaTopicHandle
+        let topicHandle: KafkaHandle
         do {
             topicHandle = try handle(for: topic)
         } catch {
@@ -105,13 +139,13 @@ public final class KafkaProducer: Sendable {
         return nil
     }
 
-    private func handle(for topic: String) throws(KafkaError) -> KafkaTopicHandle {
-        let result: Result<KafkaTopicHandle, KafkaError> = topics.withLock { topics in
+    private func handle(for topic: String) throws(KafkaError) -> KafkaHandle {
+        let result: Result<KafkaHandle, KafkaError> = topics.withLock { topics in
             if let existing = topics[topic] { return .success(existing) }
             guard let pointer = rd_kafka_topic_new(client.handle, topic, nil) else {
                 return .failure(KafkaError(rd_kafka_last_error(), reason: "topic \(topic)"))
             }
-            let created = KafkaTopicHandle(pointer: pointer)
+            let created = KafkaHandle(pointer: pointer)
             topics[topic] = created
             return .success(created)
         }
@@ -126,8 +160,10 @@ public final class KafkaProducer: Sendable {
         let topics = self.topics
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let logger = client.callbacks.logger
+        let health = self.health
         client.loop.execute { [client] in
             client.close(finish: { handle in
+                health.close()
                 if rd_kafka_flush(handle, milliseconds) != RD_KAFKA_RESP_ERR_NO_ERROR {
                     logger.warning("Kafka producer closed with \(rd_kafka_outq_len(handle)) records not acknowledged")
                 }
@@ -143,8 +179,9 @@ public final class KafkaProducer: Sendable {
     }
 }
 
-/// A topic handle, created once per producer and topic (a lookup per record otherwise).
-struct KafkaTopicHandle: @unchecked Sendable {  // librdkafka's topic handles are thread-safe
+/// A librdkafka handle passed between threads: a topic (created once per producer and topic,
+/// a lookup per record otherwise) or a client instance; librdkafka's handles are thread-safe.
+struct KafkaHandle: @unchecked Sendable {
     let pointer: OpaquePointer
 }
 
