@@ -199,6 +199,7 @@ let package = Package(
         // (no dependency on the executable target: linking it into a test bundle would drag its
         // static-stdlib link flags along; `swift build --build-tests` builds it beside the tests)
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SluiceKafkaBridgeTests", dependencies: ["SluiceKafkaBridge"], swiftSettings: strict),
         // KafkaSource and KafkaSink end to end: `sluice` and the mock cluster as processes, kcat.
         .testTarget(name: "SluiceKafkaTests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
     ]

@@ -1,0 +1,142 @@
+import SluiceConfig
+import Testing
+
+@Suite("Kafka manifests")
+struct KafkaManifestTests {
+    private func load(_ yaml: String) throws -> ManifestSet {
+        try ManifestLoader.load(files: [(name: "k.yaml", contents: yaml)])
+    }
+
+    private func problems(_ yaml: String) -> [String] {
+        do { _ = try ManifestLoader.load(files: [(name: "k.yaml", contents: yaml)]) } catch { return error.problems.map(\.description) }
+        return []
+    }
+
+    @Test("a KafkaSource reads every field, with Knative's defaults where absent")
+    func source() throws {
+        let set = try load("""
+            apiVersion: sources.knative.dev/v1beta1
+            kind: KafkaSource
+            metadata:
+              name: orders
+              namespace: shop
+              annotations: {kafka.eventing.knative.dev/delivery.order: unordered}
+              labels: {kafkasources.sources.knative.dev/key-type: int}
+            spec:
+              bootstrapServers: ["a:9092,b:9092", "c:9092"]
+              topics: [one, two]
+              consumers: 3
+              ceOverrides: {extensions: {team: blue}}
+              net:
+                sasl:
+                  enable: true
+                  user: {secretKeyRef: {name: creds, key: user}}
+                  password: {secretKeyRef: {name: creds, key: password}}
+              sink: {uri: "http://example.com/x"}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: creds, namespace: shop}
+            stringData: {user: alice, password: secret}
+            """)
+        let source = try #require(set.kafkaSources.first)
+        #expect(source.bootstrapServers == ["a:9092", "b:9092", "c:9092"])
+        #expect(source.topics == ["one", "two"])
+        #expect(source.consumerGroup == "knative-kafka-source-shop-orders")
+        #expect(source.initialOffset == .latest)
+        #expect(source.ordering == .unordered)
+        #expect(source.consumers == 3)
+        #expect(source.keyType == "int")
+        #expect(source.ceOverrides.map(\.name) == ["team"])
+        let properties = Dictionary(KafkaAuthSecret.properties(source.net, namespace: "shop", in: set).map { ($0.key, $0.value) }) { $1 }
+        #expect(properties["security.protocol"] == "sasl_plaintext")
+        #expect(properties["sasl.mechanisms"] == "PLAIN" && properties["sasl.username"] == "alice" && properties["sasl.password"] == "secret")
+    }
+
+    @Test("spec.ordering wins over the annotation; ordered is the default")
+    func ordering() throws {
+        let base = """
+            apiVersion: sources.knative.dev/v1
+            kind: KafkaSource
+            metadata: {name: s, annotations: {kafka.eventing.knative.dev/delivery.order: unordered}}
+            spec:
+              bootstrapServers: ["k:9092"]
+              topics: [t]
+              sink: {uri: "http://x/"}
+            """
+        #expect(try load(base + "\n  ordering: ordered").kafkaSources.first?.ordering == .ordered)
+        #expect(try load(base.replacingOccurrences(of: ", annotations: {kafka.eventing.knative.dev/delivery.order: unordered}", with: ""))
+            .kafkaSources.first?.ordering == .ordered)
+    }
+
+    @Test("configuration errors are file:line problems")
+    func sourceProblems() {
+        let found = problems("""
+            apiVersion: sources.knative.dev/v1
+            kind: KafkaSource
+            metadata: {name: s}
+            spec:
+              bootstrapServers: []
+              topics: []
+              initialOffset: middle
+              ordering: sideways
+              net:
+                tls:
+                  enable: true
+                  caCert: {secretKeyRef: {name: missing, key: ca.crt}}
+              sink: {uri: "http://x/"}
+            ---
+            apiVersion: eventing.knative.dev/v1alpha1
+            kind: KafkaSink
+            metadata: {name: out}
+            spec:
+              topic: "bad topic"
+              bootstrapServers: ["k"]
+              contentMode: xml
+              auth: {secret: {ref: {name: kafka-auth}}}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: kafka-auth}
+            stringData: {protocol: SASL_SSL, sasl.mechanism: OAUTH}
+            """)
+        let expected = [
+            "k.yaml:5: KafkaSource default/s: bootstrapServers must name at least one server",
+            "k.yaml:6: KafkaSource default/s: topics must name at least one topic",
+            "k.yaml:7: KafkaSource default/s: initialOffset \"middle\" is not one of the accepted values",
+            "k.yaml:8: KafkaSource default/s: ordering \"sideways\" is not one of the accepted values",
+            "k.yaml:12: KafkaSource default/s: Secret \"missing\" does not exist in namespace default",
+            "k.yaml:19: KafkaSink default/out: topic \"bad topic\" is not a valid Kafka topic name",
+            "k.yaml:20: KafkaSink default/out: bootstrap server \"k\" needs a port (host:port)",
+            "k.yaml:21: KafkaSink default/out: contentMode must be binary or structured, not \"xml\"",
+            "k.yaml:22: KafkaSink default/out: Secret \"kafka-auth\" sasl.mechanism \"OAUTH\" is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            "k.yaml:22: KafkaSink default/out: Secret \"kafka-auth\" has no key \"user\" (needed for SASL_SSL)",
+            "k.yaml:22: KafkaSink default/out: Secret \"kafka-auth\" has no key \"password\" (needed for SASL_SSL)",
+        ]
+        for line in expected { #expect(found.contains(line), "missing \(line) in \(found)") }
+    }
+
+    @Test("a KafkaSink's auth Secret becomes client properties")
+    func sinkAuth() throws {
+        let set = try load("""
+            apiVersion: eventing.knative.dev/v1alpha1
+            kind: KafkaSink
+            metadata: {name: out}
+            spec:
+              topic: events
+              bootstrapServers: ["k:9093"]
+              auth: {secret: {ref: {name: kafka-auth}}}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: kafka-auth}
+            stringData: {protocol: SASL_SSL, sasl.mechanism: SCRAM-SHA-512, user: u, password: p, ca.crt: CA}
+            """)
+        let sink = try #require(set.kafkaSinks.first)
+        #expect(sink.contentMode == "binary")
+        let secret = try #require(set.secret(namespace: "default", name: "kafka-auth"))
+        let properties = Dictionary(KafkaAuthSecret.properties(secret.data).map { ($0.key, $0.value) }) { $1 }
+        #expect(properties == ["security.protocol": "sasl_ssl", "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "u",
+                               "sasl.password": "p", "ssl.ca.pem": "CA"])
+    }
+}
