@@ -128,7 +128,7 @@ read -r UNORDERED UNORDERED_PEAK <<<"$(run_source unordered bench-unordered)"
 printf "KafkaSource unordered       %8s events/s delivered\n" "$UNORDERED"
 echo "ratio unordered/kcat: $(ratio "$UNORDERED" "$KCAT_CONSUME")x (target >= 0.5, and >= 30000/s)"
 read -r ORDERED _ <<<"$(run_source ordered bench-ordered)"
-printf "KafkaSource ordered         %8s events/s delivered (4 partitions, one in flight each)\n" "$ORDERED"
+printf "KafkaSource ordered         %8s events/s delivered (16 partitions, one in flight each)\n" "$ORDERED"
 echo "ratio ordered/kcat: $(ratio "$ORDERED" "$KCAT_CONSUME")x"
 
 echo "== 2. KafkaSink: wrk POST -> 202 after acks=all, vs kcat -P acks=all"

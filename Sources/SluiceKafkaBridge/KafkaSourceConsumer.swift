@@ -10,9 +10,15 @@ import SluiceStorage
 /// One consumer of a KafkaSource (its `consumers` make several, each on a loop): takes records,
 /// turns them into events and delivers them through the delivery core, then stores the offset
 /// to commit. Ordered mode keeps one record of a partition in flight at a time (retries
-/// included); unordered mode a bounded window per partition. Each partition buffers a bounded
-/// number of records and is paused while its buffer is full, so memory stays small however far
-/// the subscriber falls behind.
+/// included); unordered mode a bounded window per partition.
+///
+/// Memory stays small however far the subscriber falls behind: the consumer stops taking
+/// records from librdkafka while `limits.total` wait here (librdkafka then stops fetching at its
+/// own bound). A partition that holds `limits.partition` waiting records and has finished
+/// nothing for `stuckAfter` (a subscriber failing in ordered mode) is paused, and its records
+/// stop counting toward the total, so the other partitions keep flowing. Pausing is for that
+/// case only: librdkafka drops a paused partition's prefetched records and fetches them again
+/// on resume, so pausing at every burst would throw prefetched data away each time.
 ///
 /// Confined to its loop: librdkafka calls back on it, and the delivery core answers on it.
 final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unchecked Sendable {
@@ -25,6 +31,10 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
         var tracker = CommitTracker()
         var paused = false
         var revoked = false
+        /// Whether it waits in `starved` for the consumer's in-flight bound to free up.
+        var starved = false
+        /// When a record of the partition last finished (monotonic nanoseconds).
+        var lastProgress = Monotonic.now()
 
         init(_ id: KafkaPartition) {
             self.id = id
@@ -41,7 +51,24 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
     private let deliverer: Deliverer
     private let runtime: KafkaSourceRuntime
     private let window: Int
-    private let bufferLimit: Int
+    private let limits: Limits
+    /// Records of unpaused partitions taken from librdkafka and not yet handed to the delivery
+    /// core.
+    private var waiting = 0
+    /// False while `waiting` is at `limits.total`: librdkafka's queue keeps the rest.
+    private var taking = true
+
+    /// How many records wait before the consumer stops taking them, in all and per partition.
+    struct Limits {
+        var total = 1024
+        var partition = 256
+        var stuckAfter: UInt64 = 1_000_000_000
+        /// Deliveries in flight across the consumer's partitions (each partition also keeps
+        /// to its window): what bounds the connections to the subscriber.
+        var inFlight = 100
+    }
+    /// Partitions with records waiting that the in-flight bound held back, oldest first.
+    private var starved: Deque<Partition> = []
     private var decoder: KafkaEventDecoder
     private var slots: [Partition] = []
     private var slotByKey: [PartitionKey: Int32] = [:]
@@ -52,12 +79,12 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
     private var failing = false
     private var drained: (() -> Void)?
 
-    init(consumer: KafkaConsumer, deliverer: Deliverer, runtime: KafkaSourceRuntime, window: Int, bufferLimit: Int) {
+    init(consumer: KafkaConsumer, deliverer: Deliverer, runtime: KafkaSourceRuntime, window: Int, limits: Limits = Limits()) {
         self.consumer = consumer
         self.deliverer = deliverer
         self.runtime = runtime
         self.window = window
-        self.bufferLimit = max(bufferLimit, window)
+        self.limits = limits
         decoder = KafkaEventDecoder(keyType: runtime.keyType, prepare: runtime.makeOverrides())
     }
 
@@ -96,12 +123,17 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
         partition.tracker.taken(record.offset)
         partition.waiting.append(StoredEvent(event: decoded.event, position: StreamPosition(partition: slot, offset: UInt64(bitPattern: record.offset)),
                                              arrivedAt: Monotonic.now()))
-        if partition.waiting.count >= bufferLimit && !partition.paused {
+        if !partition.paused { waiting += 1 }
+        pump(partition)
+        if partition.waiting.count >= limits.partition && !partition.paused && Monotonic.now() &- partition.lastProgress > limits.stuckAfter {
             partition.paused = true
+            waiting -= partition.waiting.count
             consumer.pause(partition.id)
         }
-        pump(partition)
+        if waiting >= limits.total { taking = false }
     }
+
+    var acceptsRecords: Bool { taking }
 
     func assigned(_ partitions: [KafkaPartition]) {
         runtime.reachable()
@@ -116,6 +148,7 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
             // What waits is dropped (its offsets were not stored, so the next owner delivers
             // it); what is in flight finishes, and may be delivered again by the next owner.
             partition.revoked = true
+            if !partition.paused { waiting -= partition.waiting.count }
             partition.waiting.removeAll()
             slotByKey.removeValue(forKey: key)
             runtime.metrics.forget(partition.id)
@@ -136,14 +169,36 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
     // MARK: Delivery
 
     private func pump(_ partition: Partition) {
-        while partition.inFlight < window, !stopping, let next = partition.waiting.popFirst() {
+        while partition.inFlight < window, !stopping, !partition.waiting.isEmpty {
+            guard inFlight < limits.inFlight else {
+                if !partition.starved {
+                    partition.starved = true
+                    starved.append(partition)
+                }
+                break
+            }
+            let next = partition.waiting.removeFirst()
             partition.inFlight += 1
             inFlight += 1
+            if !partition.paused { waiting -= 1 }
             deliverer.deliver(next, route: runtime.route, owner: self)
         }
-        if partition.paused && partition.waiting.count <= bufferLimit / 2 {
+        if partition.paused && partition.waiting.count <= limits.partition / 4 {
             partition.paused = false
+            waiting += partition.waiting.count
             consumer.resume(partition.id)
+        }
+        if !taking && waiting <= limits.total / 2 && !stopping {
+            taking = true
+            consumer.serveAgain()
+        }
+    }
+
+    /// Hands the in-flight room a delivery freed to the partitions that waited for it.
+    private func pumpStarved() {
+        while inFlight < limits.inFlight, let partition = starved.popFirst() {
+            partition.starved = false
+            if !partition.revoked { pump(partition) }
         }
     }
 
@@ -153,6 +208,7 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
         inFlight -= 1
         let partition = slots[Int(event.position.partition)]
         partition.inFlight -= 1
+        partition.lastProgress = Monotonic.now()
         if !partition.revoked, let next = partition.tracker.finished(Int64(bitPattern: event.position.offset)) {
             consumer.store(partition.id, nextOffset: next)
         }
@@ -164,6 +220,7 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
             return
         }
         if !partition.revoked { pump(partition) }
+        pumpStarved()
     }
 
     // MARK: Lifecycle (on the loop)
@@ -173,6 +230,7 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
     func stop(grace: Duration, done: @escaping @Sendable () -> Void) {
         stopping = true
         for partition in slots { partition.waiting.removeAll() }
+        waiting = 0
         var closed = false
         let close = { [self] in
             guard !closed else { return }

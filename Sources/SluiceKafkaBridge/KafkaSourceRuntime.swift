@@ -71,7 +71,7 @@ final class KafkaSourceRuntime: Sendable {
             do {
                 let consumer = try KafkaConsumer(properties: consumerProperties, topics: manifest.topics, loop: loop, logger: logger)
                 let source = KafkaSourceConsumer(consumer: consumer, deliverer: deliverers[loop.index], runtime: self,
-                                                 window: ordered ? 1 : 64, bufferLimit: ordered ? 64 : 256)
+                                                 window: ordered ? 1 : 64)
                 source.start()
                 started.append(source)
             } catch {
