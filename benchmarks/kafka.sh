@@ -19,14 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${1:-200000}
-WORK=$(mktemp -d /tmp/sluice-kafka-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source benchmarks/common.sh
 
 NGINX_PORT=18201
 SLUICE_PORT=18202
@@ -36,15 +29,6 @@ echo "== building (release)"
 swift build -c release --product sluice >/dev/null
 swift build -c release --product sluice-kafka-mock >/dev/null
 
-wait_for_port() {
-    for _ in $(seq 1 100); do
-        if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "port $1 did not open" >&2
-    exit 1
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN {printf "%.0f", n / (b - a)}'; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -31,14 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
-WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source benchmarks/common.sh
 
 NGINX_PORT=18101
 ENGINE_PORT=18102
@@ -55,14 +48,6 @@ swift build -c release --product sluice >/dev/null
 BENCH=benchmarks/.build/release/sluice-bench
 gcc -O2 -shared -fPIC -o "$WORK/malloc-counter.so" benchmarks/malloc-counter.c -ldl
 
-wait_for_port() {
-    for _ in $(seq 1 100); do
-        if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "port $1 did not open" >&2
-    exit 1
-}
 
 cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
@@ -111,7 +96,6 @@ to_ms() {
         *) echo "$1" ;;
     esac
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 echo "== 1. server: wrk -t1 -c32 -d${SECONDS_PER_RUN}s, POST ~300-byte CloudEvent"
 # Warm both up briefly, then measure nginx, Sluice, nginx again and keep each side's best.

@@ -23,6 +23,18 @@ enum ResourceDecoder {
         return ObjectMeta(name: name, namespace: namespace, annotations: annotations, labels: labels, location: document.location)
     }
 
+    /// The metadata, the "<Kind> <namespace>/<name>" that starts its problems, and the `spec`
+    /// of a kind that must have one.
+    static func withSpec(_ document: YAMLNode, kind: String) -> (meta: ObjectMeta, context: String, spec: YAMLNode)? {
+        guard let meta = meta(document, kind: kind) else { return nil }
+        let context = "\(kind) \(meta.namespace)/\(meta.name)"
+        guard let spec = document.mapping("spec", context: context) else {
+            document.diagnostics.error(meta.location, "\(context): missing spec")
+            return nil
+        }
+        return (meta, context, spec)
+    }
+
     // MARK: Names
 
     /// Trigger filter keys: `^[a-z][a-z0-9]*$` (Knative's trigger validation).

@@ -14,13 +14,8 @@ extension ResourceDecoder {
     }
 
     static func trigger(_ document: YAMLNode) -> TriggerManifest? {
-        guard let meta = meta(document, kind: "Trigger") else { return nil }
-        let context = "Trigger \(meta.namespace)/\(meta.name)"
+        guard let (meta, context, spec) = withSpec(document, kind: "Trigger") else { return nil }
         let diagnostics = document.diagnostics
-        guard let spec = document.mapping("spec", context: context) else {
-            diagnostics.error(meta.location, "\(context): missing spec")
-            return nil
-        }
         guard let broker = spec.string("broker", required: true, context: context) else { return nil }
         var attributes: [(name: String, value: String)] = []
         if let filter = spec.mapping("filter", context: context) {

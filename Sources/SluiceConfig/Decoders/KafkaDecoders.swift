@@ -6,13 +6,8 @@ extension ResourceDecoder {
     static let keyTypeLabel = "kafkasources.sources.knative.dev/key-type"
 
     static func kafkaSource(_ document: YAMLNode) -> KafkaSourceManifest? {
-        guard let meta = meta(document, kind: "KafkaSource") else { return nil }
-        let context = "KafkaSource \(meta.namespace)/\(meta.name)"
+        guard let (meta, context, spec) = withSpec(document, kind: "KafkaSource") else { return nil }
         let diagnostics = document.diagnostics
-        guard let spec = document.mapping("spec", context: context) else {
-            diagnostics.error(meta.location, "\(context): missing spec")
-            return nil
-        }
         let servers = bootstrapServers(spec, context: context)
         let topics = stringList(spec, "topics", context: context)
         if topics.isEmpty { diagnostics.error(spec["topics"]?.location ?? spec.location, "\(context): topics must name at least one topic") }
@@ -59,13 +54,8 @@ extension ResourceDecoder {
     }
 
     static func kafkaSink(_ document: YAMLNode) -> KafkaSinkManifest? {
-        guard let meta = meta(document, kind: "KafkaSink") else { return nil }
-        let context = "KafkaSink \(meta.namespace)/\(meta.name)"
+        guard let (meta, context, spec) = withSpec(document, kind: "KafkaSink") else { return nil }
         let diagnostics = document.diagnostics
-        guard let spec = document.mapping("spec", context: context) else {
-            diagnostics.error(meta.location, "\(context): missing spec")
-            return nil
-        }
         guard let topic = spec.string("topic", required: true, context: context) else { return nil }
         if topic.isEmpty || topic.count > 249 || !topic.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) {
             diagnostics.error(spec["topic"]?.location ?? spec.location, "\(context): topic \"\(topic)\" is not a valid Kafka topic name")
