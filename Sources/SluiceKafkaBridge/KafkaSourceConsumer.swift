@@ -65,7 +65,7 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
         var stuckAfter: UInt64 = 1_000_000_000
         /// Deliveries in flight across the consumer's partitions (each partition also keeps
         /// to its window): what bounds the connections to the subscriber.
-        var inFlight = 100
+        var inFlight = 32
     }
     /// Partitions with records waiting that the in-flight bound held back, oldest first.
     private var starved: Deque<Partition> = []
