@@ -70,8 +70,10 @@ final class KafkaSourceRuntime: Sendable {
             consumerProperties["client.id"] = "sluice-kafkasource-\(manifest.meta.namespace)-\(manifest.meta.name)-\(index)"
             do {
                 let consumer = try KafkaConsumer(properties: consumerProperties, topics: manifest.topics, loop: loop, logger: logger)
+                // Ordered mode delivers one record per partition: it needs records of every
+                // partition at hand, and fetched records come in runs of one partition.
                 let source = KafkaSourceConsumer(consumer: consumer, deliverer: deliverers[loop.index], runtime: self,
-                                                 window: ordered ? 1 : 64)
+                                                 window: ordered ? 1 : 64, limits: .init(total: ordered ? 4096 : 1024))
                 source.start()
                 started.append(source)
             } catch {
