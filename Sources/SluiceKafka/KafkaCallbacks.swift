@@ -1,5 +1,5 @@
-internal import CRdKafka
 import Logging
+internal import CRdKafka
 
 /// What librdkafka calls back into, through the instance's opaque pointer. librdkafka calls
 /// these while the owner serves the queue (on its loop), or in the closing thread's flush and

@@ -1,7 +1,7 @@
-internal import CRdKafka
 import Dispatch
 import Logging
 import SluiceIO
+internal import CRdKafka
 
 /// One librdkafka client instance (`rd_kafka_t`) served by one event loop: librdkafka writes to
 /// an eventfd when the instance's queue goes from empty to non-empty, the loop wakes and serves

@@ -1,7 +1,7 @@
-internal import CRdKafka
 import Glibc
 import Logging
 import SluiceIO
+internal import CRdKafka
 
 /// A partition of a topic.
 public struct KafkaPartition: Hashable, Sendable, CustomStringConvertible {

@@ -1,8 +1,8 @@
-internal import CRdKafka
 import Dispatch
 import Logging
 import SluiceIO
 import Synchronization
+internal import CRdKafka
 
 /// A producer (one `rd_kafka_t`) whose delivery reports are served on one event loop.
 /// `produce` may be called from any thread; its completion runs on the producer's loop once
