@@ -59,9 +59,9 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     /// Settings every source consumer gets: offsets stored by the owner only after delivery,
     /// committed four times a second; fetches of 128 KB per partition and a prefetch of 1 MB.
     /// A small prefetch keeps a consumer that is behind small, and `wakeFetchers` keeps it
-    /// fast: on the mock cluster with 300-byte records and 16 partitions, 1 MB delivered 60-70k
-    /// events/s with the wake-up, where 8 MB without it managed 55k at three times the memory
-    /// and 1 MB without it a few thousand.
+    /// fast: on the mock cluster with 300-byte records and 16 partitions, 1 MB delivers 36-66k
+    /// events/s with the wake-up (`benchmarks/kafka.sh`, run to run), where 8 MB without it
+    /// managed 55k at three times the memory and 1 MB without it a few thousand.
     public static let defaults = KafkaProperties([
         ("enable.auto.commit", "true"), ("enable.auto.offset.store", "false"), ("auto.commit.interval.ms", "250"),
         ("queued.max.messages.kbytes", "1024"), ("max.partition.fetch.bytes", "131072"), ("fetch.wait.max.ms", "100"),
