@@ -60,7 +60,7 @@ final class KafkaSourceConsumer: KafkaConsumer.Delegate, Deliverer.Owner, @unche
 
     /// How many records wait before the consumer stops taking them, in all and per partition.
     struct Limits {
-        var total = 1024
+        var total = 256
         var partition = 256
         var stuckAfter: UInt64 = 1_000_000_000
         /// Deliveries in flight across the consumer's partitions (each partition also keeps

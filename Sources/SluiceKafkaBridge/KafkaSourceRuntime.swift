@@ -73,7 +73,7 @@ final class KafkaSourceRuntime: Sendable {
                 // Ordered mode delivers one record per partition: it needs records of every
                 // partition at hand, and fetched records come in runs of one partition.
                 let source = KafkaSourceConsumer(consumer: consumer, deliverer: deliverers[loop.index], runtime: self,
-                                                 window: ordered ? 1 : 64, limits: .init(total: ordered ? 4096 : 1024))
+                                                 window: ordered ? 1 : 64, limits: ordered ? .init(total: 4096) : .init())
                 source.start()
                 started.append(source)
             } catch {
