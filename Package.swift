@@ -9,6 +9,9 @@
 //   SluiceCloudEventsKafka  the CloudEvents Kafka protocol binding (records <-> events, no I/O)
 //   CRdKafka    librdkafka from Debian (system library) with a shim for its variadic calls
 //   SluiceKafka  the thin librdkafka layer: producers and consumers served on the event loops
+//   SluiceCloudEventsAMQP  the CloudEvents AMQP binding, and Knative's RabbitMQ convention (no I/O)
+//   CRabbitMQ   librabbitmq from Debian (system library) with a shim for its variadic login
+//   SluiceRabbitMQ  the thin librabbitmq layer: one connection per owning thread
 //   SluiceConfig  Knative manifests (Yams) into a checked model, problems as file:line
 //   SluiceFilter  trigger filters compiled once, the trigger index, CESQL
 //   SluiceStorage  where a broker's events wait for their triggers (memory; disk)
@@ -16,6 +19,7 @@
 //   SluiceObservability  metric names, the Prometheus exporter (swift-metrics handles), JSON logs
 //   SluiceBroker  the data plane: ingress, brokers built from manifests, reloads
 //   SluiceKafkaBridge  KafkaSource and KafkaSink: Kafka topics into brokers, events out to Kafka
+//   SluiceRabbitMQBridge  RabbitmqSource: queues into brokers, acked only after delivery
 //   sluice      the executable that wires them (CLI, signals, health endpoints)
 import PackageDescription
 
@@ -90,6 +94,9 @@ let package = Package(
             dependencies: ["CRdKafka", "SluiceIO", .product(name: "Logging", package: "swift-log")],
             swiftSettings: fast
         ),
+        .target(name: "SluiceCloudEventsAMQP", dependencies: ["SluiceCloudEvents"], swiftSettings: fast),
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .target(name: "SluiceRabbitMQ", dependencies: ["CRabbitMQ"], swiftSettings: fast),
         .target(
             name: "SluiceConfig",
             dependencies: [.product(name: "Yams", package: "Yams")],
@@ -145,10 +152,22 @@ let package = Package(
             ],
             swiftSettings: fast
         ),
+        .target(
+            name: "SluiceRabbitMQBridge",
+            dependencies: [
+                "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceCloudEventsAMQP", "SluiceRabbitMQ", "SluiceConfig", "SluiceDelivery",
+                "SluiceBroker", "SluiceObservability", "SluiceStorage",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: fast
+        ),
         .executableTarget(
             name: "sluice",
             dependencies: [
                 "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker", "SluiceObservability", "SluiceKafkaBridge",
+                "SluiceRabbitMQBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

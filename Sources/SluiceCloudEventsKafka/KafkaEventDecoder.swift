@@ -1,4 +1,3 @@
-import Glibc
 import SluiceCloudEvents
 
 /// Kafka records into events (Kafka protocol binding 1.0, and Knative's KafkaSource for the
@@ -113,7 +112,7 @@ public struct KafkaEventDecoder {
         builder.set(trusted: AttributeName.type, value: "dev.knative.kafka.event", kind: .string)
         builder.set(trusted: AttributeName.subject, value: "partition:\(origin.partition)#\(origin.offset)", kind: .string)
         if let timestamp = origin.timestamp, timestamp >= 0 {
-            builder.set(trusted: AttributeName.time, value: KafkaEventDecoder.rfc3339(milliseconds: timestamp), kind: .timestamp)
+            builder.set(trusted: AttributeName.time, value: Generated.rfc3339(milliseconds: timestamp), kind: .timestamp)
         }
         if let contentType {
             let lowered = contentType.map(asciiLowercase)
@@ -165,19 +164,6 @@ public struct KafkaEventDecoder {
 
     private func bigEndian(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         bytes.reduce(0) { $0 << 8 | UInt64($1) }
-    }
-
-    /// Milliseconds since the epoch as RFC 3339 in UTC, with milliseconds.
-    static func rfc3339(milliseconds: Int64) -> String {
-        var seconds = time_t(milliseconds / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds % 1000), 3))Z"
     }
 }
 

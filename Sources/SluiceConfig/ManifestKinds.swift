@@ -32,6 +32,9 @@ enum ManifestKinds {
         Kind(group: "eventing.knative.dev", name: "KafkaSink") { document, set in
             if let sink = ResourceDecoder.kafkaSink(document) { set.kafkaSinks.append(sink) }
         },
+        Kind(group: "sources.knative.dev", name: "RabbitmqSource") { document, set in
+            if let source = ResourceDecoder.rabbitmqSource(document) { set.rabbitmqSources.append(source) }
+        },
     ]
 
     /// Kinds the product serves in a later version: skipped with a warning that says so
@@ -39,7 +42,7 @@ enum ManifestKinds {
     static let planned: Set<String> = [
         "messaging.knative.dev/InMemoryChannel", "messaging.knative.dev/Channel", "messaging.knative.dev/Subscription",
         "messaging.knative.dev/KafkaChannel", "flows.knative.dev/Sequence", "flows.knative.dev/Parallel",
-        "sources.knative.dev/PingSource", "sources.knative.dev/RabbitmqSource", "eventing.knative.dev/EventPolicy",
+        "sources.knative.dev/PingSource", "eventing.knative.dev/EventPolicy",
     ]
 
     private static let byKey: [String: Kind] = Dictionary(served.map { ("\($0.group)/\($0.name)", $0) }) { first, _ in first }

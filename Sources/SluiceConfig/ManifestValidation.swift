@@ -16,6 +16,7 @@ enum ManifestValidation {
         for secret in set.secrets { checkUnique("Secret", secret.meta) }
         for source in set.kafkaSources { checkUnique("KafkaSource", source.meta) }
         for sink in set.kafkaSinks { checkUnique("KafkaSink", sink.meta) }
+        for source in set.rabbitmqSources { checkUnique("RabbitmqSource", source.meta) }
 
         // Secrets a Kafka resource reads must exist and hold the keys it names.
         for source in set.kafkaSources {
@@ -39,6 +40,18 @@ enum ManifestValidation {
             }
             for problem in KafkaAuthSecret.problems(secret.data) {
                 diagnostics.error(sink.authLocation, "\(context): Secret \"\(name)\" \(problem)")
+            }
+        }
+
+        // A RabbitmqSource's connection Secret must exist and say where to connect.
+        for source in set.rabbitmqSources {
+            let context = "RabbitmqSource \(source.meta.namespace)/\(source.meta.name)"
+            guard let secret = set.secret(namespace: source.secretNamespace, name: source.connectionSecret) else {
+                diagnostics.error(source.secretLocation, "\(context): Secret \"\(source.connectionSecret)\" does not exist in namespace \(source.secretNamespace)")
+                continue
+            }
+            if case .failure(let problem) = RabbitmqConnection.parse(secret.data) {
+                diagnostics.error(source.secretLocation, "\(context): Secret \"\(source.connectionSecret)\" \(problem)")
             }
         }
 

@@ -110,6 +110,7 @@ public struct ManifestSet: Sendable {
     public var secrets: [SecretManifest] = []
     public var kafkaSources: [KafkaSourceManifest] = []
     public var kafkaSinks: [KafkaSinkManifest] = []
+    public var rabbitmqSources: [RabbitmqSourceManifest] = []
     public var brokerDefaults = BrokerDefaults()
     public var warnings: [ConfigProblem] = []
 

@@ -7,7 +7,6 @@ import SluiceDelivery
 import SluiceHTTP
 import SluiceIO
 import SluiceKafka
-import SluiceObservability
 
 /// KafkaSource and KafkaSink in the data plane: a `DataPlaneComponent` that builds them from
 /// the manifests, keeps those whose settings did not change across a reload, serves the sink
@@ -120,35 +119,16 @@ public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `s
     }
 
     private func makeRoute(_ manifest: KafkaSourceManifest, monitor: DeliveryMonitor?) -> DeliveryRoute? {
-        let namespace = manifest.meta.namespace
-        guard let subscriber = controller.resolve(manifest.sink, namespace: namespace) else { return nil }
-        let spec = manifest.delivery
-        let deadLetter = spec?.deadLetterSink.flatMap { controller.resolve($0, namespace: namespace) }
-        let defaults = KafkaSourceRuntime.defaultDelivery
-        let policy = DeliveryPolicy(retry: spec?.retry ?? defaults.retry, backoffPolicy: spec?.backoffPolicy ?? .exponential,
-                                    backoffDelay: spec?.backoffDelay ?? defaults.backoffDelay, timeout: spec?.timeout ?? defaults.timeout,
-                                    retryAfterMax: spec?.retryAfterMax, deadLetter: deadLetter)
-        let monitor = monitor ?? DeliveryMonitor(
-            owner: DeliveryOwner(kind: "kafkasource", namespace: namespace, name: manifest.meta.name),
-            metrics: DeliveryMetrics(prefix: "sluice_kafka_source", labels: [(LabelNames.sourceName, manifest.meta.name),
-                                                                              (LabelNames.sourceNamespace, namespace)],
-                                     factory: controller.options.metricsFactory, options: controller.options.metrics, shards: loops.count),
-            logger: logger)
-        return DeliveryRoute(monitor: monitor, subscriber: subscriber, policy: policy, replies: nil,
-                             options: DeliveryOptions(format: spec?.format ?? .binary))
+        SourceRoute.make(kind: "kafkasource", meta: manifest.meta, sink: manifest.sink, delivery: manifest.delivery,
+                         defaults: KafkaSourceRuntime.defaultDelivery, monitor: monitor, controller: controller, shards: loops.count, logger: logger)
     }
 
     /// What makes a source different enough to restart its consumers (not where it is written).
     private static func fingerprint(_ source: KafkaSourceManifest, _ properties: KafkaProperties) -> String {
-        let sink = "\(source.sink.ref.map { "\($0.kind)/\($0.namespace ?? "")/\($0.name)" } ?? "")|\(source.sink.uri ?? "")"
-        let delivery = source.delivery.map { spec in
-            "\(spec.retry ?? -1)|\(spec.backoffPolicy?.rawValue ?? "")|\(spec.backoffDelay.map { "\($0)" } ?? "")|\(spec.timeout.map { "\($0)" } ?? "")"
-                + "|\(spec.retryAfterMax.map { "\($0)" } ?? "")|\(spec.format?.rawValue ?? "")"
-                + "|\(spec.deadLetterSink.map { "\($0.ref?.name ?? "")|\($0.ref?.kind ?? "")|\($0.uri ?? "")" } ?? "")"
-        } ?? "-"
-        return [source.topics.joined(separator: ","), String(source.consumers), source.ordering.rawValue, source.keyType, sink, delivery,
-                source.ceOverrides.map { "\($0.name)=\($0.value)" }.joined(separator: ","),
-                properties.entries.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")].joined(separator: "\u{1}")
+        [source.topics.joined(separator: ","), String(source.consumers), source.ordering.rawValue, source.keyType,
+         SourceRoute.fingerprint(sink: source.sink, delivery: source.delivery),
+         source.ceOverrides.map { "\($0.name)=\($0.value)" }.joined(separator: ","),
+         properties.entries.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")].joined(separator: "\u{1}")
     }
 
     // MARK: DataPlaneComponent

@@ -1,4 +1,5 @@
 import Logging
+import SluiceBroker
 import SluiceCloudEvents
 import SluiceCloudEventsKafka
 import SluiceConfig
@@ -24,7 +25,7 @@ final class KafkaSourceRuntime: Sendable {
 
     /// Knative's KafkaSource delivery when the manifest has none: 10 retries, exponential from
     /// 0.3 s, 600 s per attempt.
-    static let defaultDelivery = (retry: 10, backoffDelay: Duration.milliseconds(300), timeout: Duration.seconds(600))
+    static let defaultDelivery = SourceRoute.Defaults(retry: 10, backoffDelay: .milliseconds(300), timeout: .seconds(600))
 
     init(manifest: KafkaSourceManifest, fingerprint: String, route: DeliveryRoute, metrics: KafkaSourceMetrics, logger: Logger) {
         self.manifest = manifest

@@ -7,6 +7,7 @@ import SluiceConfig
 import SluiceHTTP
 import SluiceIO
 import SluiceKafkaBridge
+import SluiceRabbitMQBridge
 import SluiceObservability
 import SluiceStorage
 import Synchronization
@@ -62,6 +63,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         controller = DataPlaneController(options: options, group: group, client: client)
         let kafka = KafkaBridge(controller: controller, group: group, client: client)
         controller.add(kafka)
+        controller.add(RabbitmqBridge(controller: controller, group: group, client: client))
         let ingressHandler = Ingress(controller: controller, group: group)
         do throws(StorageError) {
             try controller.openStores(for: manifests)

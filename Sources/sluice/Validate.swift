@@ -3,6 +3,7 @@ import Glibc
 import SluiceBroker
 import SluiceConfig
 import SluiceKafkaBridge
+import SluiceRabbitMQBridge
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +29,7 @@ struct Validate: ParsableCommand {
         var counts = ["\(manifests.brokers.count) brokers", "\(manifests.triggers.count) triggers"]
         if !manifests.kafkaSources.isEmpty { counts.append("\(manifests.kafkaSources.count) Kafka sources") }
         if !manifests.kafkaSinks.isEmpty { counts.append("\(manifests.kafkaSinks.count) Kafka sinks") }
+        if !manifests.rabbitmqSources.isEmpty { counts.append("\(manifests.rabbitmqSources.count) RabbitMQ sources") }
         print("\(config): ok (\(counts.joined(separator: ", ")))")
     }
 }
@@ -35,7 +37,7 @@ struct Validate: ParsableCommand {
 /// Reading and checking manifests, the same way for `validate`, `serve` and reloads.
 enum ConfigurationLoader {
     /// The kinds served beside brokers and triggers, each with its own checks.
-    static let components: [any DataPlaneComponent.Type] = [KafkaBridge.self]
+    static let components: [any DataPlaneComponent.Type] = [KafkaBridge.self, RabbitmqBridge.self]
 
     static func load(path: String, options: DataPlaneOptions) -> Result<ManifestSet, ConfigError> {
         let read = ManifestLoader.read(path: path)
