@@ -210,6 +210,9 @@ let package = Package(
         // A librdkafka mock cluster in its own process (real Kafka protocol on 127.0.0.1) for the
         // Kafka tests and benchmarks; `swift build --build-tests` builds it beside `sluice`.
         .executableTarget(name: "sluice-kafka-mock", dependencies: ["CRdKafka"], path: "Tests/KafkaMockCluster"),
+        // A plain AMQP client (publish, declare, a consumer that only acks) for the RabbitMQ
+        // tests and benchmarks, on librabbitmq directly rather than on the code under test.
+        .executableTarget(name: "sluice-amqp-peer", dependencies: ["CRabbitMQ"], path: "Tests/AMQPPeer"),
         .testTarget(name: "SluiceCloudEventsHTTPTests", dependencies: ["SluiceCloudEventsHTTP", "SluiceCloudEvents", "SluiceHTTP"],
                     swiftSettings: strict),
         // What the end-to-end tests share: the `sluice` process harness, a recording subscriber.
@@ -221,5 +224,7 @@ let package = Package(
         .testTarget(name: "SluiceKafkaBridgeTests", dependencies: ["SluiceKafkaBridge"], swiftSettings: strict),
         // KafkaSource and KafkaSink end to end: `sluice` and the mock cluster as processes, kcat.
         .testTarget(name: "SluiceKafkaTests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
+        // RabbitmqSource end to end: `sluice` and a real rabbitmq-server as processes.
+        .testTarget(name: "SluiceRabbitMQTests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
     ]
 )

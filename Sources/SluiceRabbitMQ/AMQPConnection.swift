@@ -155,7 +155,7 @@ public final class AMQPConnection {
             return true
         default:
             open = false
-            throw AMQPError.check(reply, "basic.consume") ?? AMQPError.library(AMQP_STATUS_UNEXPECTED_STATE.rawValue, "basic.consume")
+            throw AMQPError.check(reply, "consuming") ?? AMQPError.library(AMQP_STATUS_UNEXPECTED_STATE.rawValue, "consuming")
         }
     }
 
