@@ -222,6 +222,8 @@ let package = Package(
         // static-stdlib link flags along; `swift build --build-tests` builds it beside the tests)
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
         .testTarget(name: "SluiceKafkaBridgeTests", dependencies: ["SluiceKafkaBridge"], swiftSettings: strict),
+        .testTarget(name: "SluiceCloudEventsAMQPTests", dependencies: ["SluiceCloudEventsAMQP", "SluiceCloudEvents"], swiftSettings: strict),
+        .testTarget(name: "SluiceRabbitMQBridgeTests", dependencies: ["SluiceRabbitMQBridge"], swiftSettings: strict),
         // KafkaSource and KafkaSink end to end: `sluice` and the mock cluster as processes, kcat.
         .testTarget(name: "SluiceKafkaTests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
         // RabbitmqSource end to end: `sluice` and a real rabbitmq-server as processes.

@@ -39,6 +39,14 @@ public struct RabbitmqConnection: Sendable, Equatable {
     public var password: String
     public var virtualHost: String
 
+    public init(host: String, port: Int, user: String, password: String, virtualHost: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.virtualHost = virtualHost
+    }
+
     public static func parse(_ data: [String: [UInt8]]) -> Result<RabbitmqConnection, SecretProblem> {
         let text = { (key: String) in data[key].map { String(decoding: $0, as: UTF8.self).trimmingWhitespace } }
         guard let uri = text("uri") else { return .failure(SecretProblem("has no key \"uri\"")) }
