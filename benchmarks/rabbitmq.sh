@@ -31,6 +31,9 @@ swift build -c release --product sluice-amqp-peer >/dev/null
 PEER=.build/release/sluice-amqp-peer
 
 now() { date +%s.%N; }
+# CPU seconds a process has used so far (user + system).
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+share() { awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" 'BEGIN {printf "%.0f%%", 100 * (b - a) / (t1 - t0)}'; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN {printf "%.0f", n / (b - a)}'; }
 
 # RabbitMQ, in $WORK, with its own epmd; both killed by pid on exit (after common.sh's cleanup
@@ -80,6 +83,7 @@ NGINX
 nginx -c "$WORK/nginx.conf" &
 PIDS+=($!)
 wait_for_port "$NGINX_PORT"
+NGINX_WORKER=$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -1)
 
 # ~300-byte bodies, persistent, in quorum queues.
 fill() {
@@ -93,9 +97,11 @@ fill() {
 
 echo "== 1. RabbitmqSource -> nginx vs a plain AMQP consumer"
 fill reference
+RABBIT_CPU0=$(cpu "$RABBIT_PID"); T0=$(now)
 REFERENCE_OUT=$($PEER consume --port "$AMQP_PORT" --queue reference --prefetch 100 --count "$MESSAGES" --seconds 300)
-REFERENCE=$(echo "$REFERENCE_OUT" | awk '{gsub(/[()\/s]/, "", $5); print $5}')
-echo "plain consumer: $REFERENCE_OUT"
+RABBIT_CPU1=$(cpu "$RABBIT_PID"); T1=$(now)
+REFERENCE=$(echo "$REFERENCE_OUT" | awk '{gsub(/[()\/s]/, "", $6); print $6}')
+echo "plain consumer (prefetch 100): $REFERENCE_OUT; rabbitmq-server used $(share "$RABBIT_CPU0" "$RABBIT_CPU1" "$T0" "$T1") CPU"
 
 fill source
 mkdir -p "$WORK/config"
@@ -118,18 +124,28 @@ YAML
 SLUICE_PID=$!
 PIDS+=($SLUICE_PID)
 wait_for_port "$METRICS_PORT"
+if [ -n "${SLUICE_STRACE:-}" ]; then strace -c -f -p "$SLUICE_PID" -o "$WORK/strace.txt" & STRACE_PID=$!; fi
 first="" last="" acked=0 peak=0 deadline=$(( $(date +%s) + 300 ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
     acked=$(curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '/^sluice_rabbitmq_source_messages_acked_total/ {sum += $2} END {printf "%d", sum}')
-    if [ -z "$first" ] && [ "$acked" -gt 0 ]; then first=$(now); first_count=$acked; fi
+    if [ -z "$first" ] && [ "$acked" -gt 0 ]; then
+        first=$(now); first_count=$acked
+        SLUICE_CPU0=$(cpu "$SLUICE_PID"); RABBIT_CPU0=$(cpu "$RABBIT_PID"); NGINX_CPU0=$(cpu "$NGINX_WORKER")
+    fi
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$SLUICE_PID/status"); [ "$rss" -gt "$peak" ] && peak=$rss
-    if [ "$acked" -ge "$MESSAGES" ]; then last=$(now); break; fi
+    if [ "$acked" -ge "$MESSAGES" ]; then
+        last=$(now)
+        SLUICE_CPU1=$(cpu "$SLUICE_PID"); RABBIT_CPU1=$(cpu "$RABBIT_PID"); NGINX_CPU1=$(cpu "$NGINX_WORKER")
+        break
+    fi
     sleep 0.1
 done
 [ -n "$last" ] || { echo "RabbitmqSource did not finish: $acked of $MESSAGES acked"; exit 1; }
 SOURCE=$(rate $((MESSAGES - first_count)) "$first" "$last")
+if [ -n "${SLUICE_STRACE:-}" ]; then kill -INT "$STRACE_PID"; sleep 1; head -25 "$WORK/strace.txt"; fi
 DELIVERED=$(curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '/^sluice_rabbitmq_source_events_delivered_total/ {sum += $2} END {printf "%d", sum}')
 printf "RabbitmqSource (parallelism 100) %8s messages/s delivered and acked (%s delivered, peak RSS %s kB)\n" "$SOURCE" "$DELIVERED" "$peak"
+echo "CPU while delivering: sluice $(share "$SLUICE_CPU0" "$SLUICE_CPU1" "$first" "$last"), rabbitmq-server $(share "$RABBIT_CPU0" "$RABBIT_CPU1" "$first" "$last"), nginx $(share "$NGINX_CPU0" "$NGINX_CPU1" "$first" "$last") (of 200%)"
 echo "ratio source/plain consumer: $(ratio "$SOURCE" "$REFERENCE")x (target >= 0.5)"
 
 echo "== 2. reconnect after RabbitMQ restarts"

@@ -48,6 +48,7 @@ public struct AMQPEventDecoder {
     public let source: String
     private var builder = CloudEventBuilder()
     private var name: [UInt8] = []
+    private var ids = UUIDGenerator()
 
     public init(source: String) {
         self.source = source
@@ -144,7 +145,7 @@ public struct AMQPEventDecoder {
         if let messageID = message.messageID, !messageID.isEmpty, AttributeValidation.problem(with: messageID, as: .string) == nil {
             id = String(decoding: messageID, as: UTF8.self)
         } else {
-            id = Generated.uuid()
+            id = ids.next()
         }
         builder.set(trusted: AttributeName.id, value: id, kind: .string)
         builder.set(trusted: AttributeName.source, value: source, kind: .uriReference)
