@@ -50,7 +50,8 @@ epmd -port $((AMQP_PORT + 2)) -address 127.0.0.1 &
 EPMD_PID=$!
 RABBIT_PID=""
 start_rabbit() {
-    /usr/lib/rabbitmq/bin/rabbitmq-server >"$WORK/rabbit/out" 2>&1 &
+    # (in its own directory: a VM that dies writes erl_crash.dump where it runs)
+    (cd "$WORK/rabbit" && exec /usr/lib/rabbitmq/bin/rabbitmq-server >"$WORK/rabbit/out" 2>&1) &
     RABBIT_PID=$!
     for _ in $(seq 1 900); do
         if (exec 3<>/dev/tcp/127.0.0.1/"$AMQP_PORT") 2>/dev/null; then return 0; fi
