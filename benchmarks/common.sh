@@ -9,12 +9,35 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# wait_for_port PORT [SECONDS]: waits until something accepts on 127.0.0.1:PORT (5 s by default).
 wait_for_port() {
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 $(( ${2:-5} * 20 ))); do
         if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
         sleep 0.05
     done
     echo "port $1 did not open" >&2
     exit 1
+}
+
+# start_subscriber PORT: one nginx worker answering every request with 200 (the subscriber of
+# the source benchmarks); its worker's pid in NGINX_WORKER.
+start_subscriber() {
+    cat >"$WORK/nginx-$1.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $WORK/nginx-$1.pid;
+error_log $WORK/nginx-$1-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    client_body_temp_path $WORK;
+    server { listen 127.0.0.1:$1; location / { return 200; } }
+}
+NGINX
+    nginx -c "$WORK/nginx-$1.conf" &
+    PIDS+=($!)
+    wait_for_port "$1"
+    NGINX_WORKER=$(pgrep -P "$(cat "$WORK/nginx-$1.pid")" | head -1)
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }

@@ -41,22 +41,7 @@ exec 9>"$WORK/mock.in"
 for _ in $(seq 1 100); do grep -q bootstrap "$WORK/mock.out" && break; sleep 0.05; done
 BOOTSTRAP=$(awk '/bootstrap/ {print $2}' "$WORK/mock.out")
 
-cat >"$WORK/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $WORK;
-    server { listen 127.0.0.1:$NGINX_PORT; location / { return 200; } }
-}
-NGINX
-nginx -c "$WORK/nginx.conf" &
-PIDS+=($!)
-wait_for_port "$NGINX_PORT"
+start_subscriber "$NGINX_PORT"
 
 # ~300-byte JSON values, keyed.
 BODY='{"orderId":"A-1001","customer":"c-42","items":[{"sku":"X1","qty":2},{"sku":"Y7","qty":1}],"total":42.5,"currency":"EUR","note":"benchmark event body of roughly three hundred bytes, padded to size........."}'

@@ -53,12 +53,7 @@ start_rabbit() {
     # (in its own directory: a VM that dies writes erl_crash.dump where it runs)
     (cd "$WORK/rabbit" && exec /usr/lib/rabbitmq/bin/rabbitmq-server >"$WORK/rabbit/out" 2>&1) &
     RABBIT_PID=$!
-    for _ in $(seq 1 900); do
-        if (exec 3<>/dev/tcp/127.0.0.1/"$AMQP_PORT") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "rabbitmq-server did not start" >&2
-    exit 1
+    wait_for_port "$AMQP_PORT" 90
 }
 stop_rabbit() {
     /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || kill -9 "$RABBIT_PID"
@@ -68,23 +63,7 @@ trap 'kill -9 $RABBIT_PID $EPMD_PID 2>/dev/null || true; cleanup' EXIT
 echo "== starting rabbitmq-server"
 start_rabbit
 
-cat >"$WORK/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $WORK;
-    server { listen 127.0.0.1:$NGINX_PORT; location / { return 200; } }
-}
-NGINX
-nginx -c "$WORK/nginx.conf" &
-PIDS+=($!)
-wait_for_port "$NGINX_PORT"
-NGINX_WORKER=$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -1)
+start_subscriber "$NGINX_PORT"
 
 # ~300-byte bodies, persistent, in quorum queues.
 fill() {

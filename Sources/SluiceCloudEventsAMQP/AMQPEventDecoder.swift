@@ -25,17 +25,7 @@ import SluiceCloudEvents
 ///
 /// with the body byte for byte as data. One decoder per thread; it reuses its scratch space.
 public struct AMQPEventDecoder {
-    public enum Decoded {
-        case cloudEvent(CloudEvent)
-        /// Not a CloudEvent, or an invalid one (`reason` says why): wrapped.
-        case wrapped(CloudEvent, reason: CloudEventError?)
-
-        public var event: CloudEvent {
-            switch self {
-            case .cloudEvent(let event), .wrapped(let event, _): return event
-            }
-        }
-    }
+    public typealias Decoded = DecodedMessage
 
     private enum Convention {
         case binding
@@ -55,6 +45,8 @@ public struct AMQPEventDecoder {
     }
 
     public mutating func decode(_ message: AMQPMessageParts) -> Decoded {
+        var message = message
+        if message.contentType?.isEmpty == true { message.contentType = nil }
         do throws(CloudEventError) {
             if let contentType = message.contentType, startsWithCaseInsensitive(contentType, "application/cloudevents") {
                 builder.reset()

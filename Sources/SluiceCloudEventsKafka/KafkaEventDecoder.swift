@@ -34,17 +34,7 @@ public struct KafkaEventDecoder {
         }
     }
 
-    public enum Decoded {
-        case cloudEvent(CloudEvent)
-        /// Not a CloudEvent, or an invalid one (`reason` says why): wrapped.
-        case wrapped(CloudEvent, reason: CloudEventError?)
-
-        public var event: CloudEvent {
-            switch self {
-            case .cloudEvent(let event), .wrapped(let event, _): return event
-            }
-        }
-    }
+    public typealias Decoded = DecodedMessage
 
     private var builder = CloudEventBuilder()
     private var name: [UInt8] = []

@@ -1,25 +1,9 @@
 import SluiceTestSupport
 
-/// Manifests the Kafka tests share: a broker with one trigger to the subscriber, a source
-/// feeding it from `topic`, and the data-plane ConfigMap that shortens the consumer's session
+/// Manifests the Kafka tests share (with `TestManifests.brokerAndTrigger`): a source feeding
+/// the broker from `topic`, and the data-plane ConfigMap that shortens the consumer's session
 /// (a killed Sluice's consumer leaves the mock cluster's group within seconds).
 enum KafkaManifests {
-    static func brokerAndTrigger(subscriber: String, delivery: String = "") -> String {
-        """
-        apiVersion: eventing.knative.dev/v1
-        kind: Broker
-        metadata: {name: default, namespace: demo}
-        ---
-        apiVersion: eventing.knative.dev/v1
-        kind: Trigger
-        metadata: {name: all, namespace: demo}
-        spec:
-          broker: default
-          subscriber: {uri: "\(subscriber)"}
-        \(delivery)
-        """
-    }
-
     static func source(bootstrap: String, topic: String, sink: String = "ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}",
                        ordering: String = "ordered", extra: String = "") -> String {
         """

@@ -10,7 +10,7 @@ struct KafkaRestartTests {
     func restartLosesNothing(signal: Int32) throws {
         let cluster = try KafkaCluster(topics: [("in", 2)])
         let subscriber = try Subscriber()
-        let config = try manifestDirectory(["all.yaml": KafkaManifests.brokerAndTrigger(subscriber: subscriber.url("/s")) + "\n---\n"
+        let config = try manifestDirectory(["all.yaml": TestManifests.brokerAndTrigger(subscriber: subscriber.url("/s")) + "\n---\n"
                 + KafkaManifests.source(bootstrap: cluster.bootstrap, topic: "in", ordering: "unordered")])
         let data = temporaryDirectory("kafka-restart")
         defer { try? FileManager.default.removeItem(atPath: data) }

@@ -10,7 +10,7 @@ struct KafkaSourceTests {
     func everyKindOfRecord() throws {
         let cluster = try KafkaCluster(topics: [("in", 2)])
         let subscriber = try Subscriber()
-        let config = try manifestDirectory(["all.yaml": KafkaManifests.brokerAndTrigger(subscriber: subscriber.url("/s")) + "\n---\n"
+        let config = try manifestDirectory(["all.yaml": TestManifests.brokerAndTrigger(subscriber: subscriber.url("/s")) + "\n---\n"
                 + KafkaManifests.source(bootstrap: cluster.bootstrap, topic: "in", extra: "  ceOverrides: {extensions: {team: blue}}")])
         let sluice = try SluiceProcess.serve(config: config)
         try cluster.produce([
@@ -73,7 +73,7 @@ struct KafkaSourceTests {
             backoffDelay: PT0.01S
             deadLetterSink: {uri: "\(subscriber.url("/dls"))"}
         """
-        let config = try manifestDirectory(["all.yaml": KafkaManifests.brokerAndTrigger(subscriber: subscriber.url("/s"), delivery: delivery)
+        let config = try manifestDirectory(["all.yaml": TestManifests.brokerAndTrigger(subscriber: subscriber.url("/s"), delivery: delivery)
                 + "\n---\n" + KafkaManifests.source(bootstrap: cluster.bootstrap, topic: "in")])
         let sluice = try SluiceProcess.serve(config: config, memory: true)
         try cluster.produce([.init(value: "x")], topic: "in")

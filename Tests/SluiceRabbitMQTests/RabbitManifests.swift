@@ -1,7 +1,7 @@
 import SluiceTestSupport
 
-/// Manifests the RabbitMQ tests share (namespace `demo`): a connection Secret in either form,
-/// a broker with one trigger to the subscriber, a RabbitmqSource.
+/// Manifests the RabbitMQ tests share (namespace `demo`, beside `TestManifests.brokerAndTrigger`):
+/// a connection Secret in either form, a RabbitmqSource.
 enum RabbitManifests {
     static func uriSecret(port: Int, name: String = "rabbit") -> String {
         """
@@ -24,21 +24,6 @@ enum RabbitManifests {
           username: guest
           password: guest
           port: "\(port)"
-        """
-    }
-
-    static func brokerAndTrigger(subscriber: String) -> String {
-        """
-        apiVersion: eventing.knative.dev/v1
-        kind: Broker
-        metadata: {name: default, namespace: demo}
-        ---
-        apiVersion: eventing.knative.dev/v1
-        kind: Trigger
-        metadata: {name: all, namespace: demo}
-        spec:
-          broker: default
-          subscriber: {uri: "\(subscriber)"}
         """
     }
 

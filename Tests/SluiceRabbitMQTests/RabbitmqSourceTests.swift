@@ -13,7 +13,7 @@ struct RabbitmqSourceTests {
         let rabbit = try RabbitMQServer.shared()
         let subscriber = try Subscriber()
         let config = try manifestDirectory(["all.yaml": [RabbitManifests.uriSecret(port: rabbit.port),
-                                                         RabbitManifests.brokerAndTrigger(subscriber: subscriber.url("/s")),
+                                                         TestManifests.brokerAndTrigger(subscriber: subscriber.url("/s")),
                                                          RabbitManifests.source(queue: "conventions", exchange: "conventions-x")].joined(separator: "\n---\n")])
         let sluice = try SluiceProcess.serve(config: config)
         #expect(eventually(seconds: 20) { sluice.readiness().ready }, "\(sluice.readiness().body)")

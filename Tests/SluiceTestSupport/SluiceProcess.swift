@@ -128,6 +128,26 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// Manifests several end-to-end suites share.
+public enum TestManifests {
+    /// Broker `demo/default` with one trigger, `all`, to `subscriber` (and its `delivery`).
+    public static func brokerAndTrigger(subscriber: String, delivery: String = "") -> String {
+        """
+        apiVersion: eventing.knative.dev/v1
+        kind: Broker
+        metadata: {name: default, namespace: demo}
+        ---
+        apiVersion: eventing.knative.dev/v1
+        kind: Trigger
+        metadata: {name: all, namespace: demo}
+        spec:
+          broker: default
+          subscriber: {uri: "\(subscriber)"}
+        \(delivery)
+        """
+    }
+}
+
 /// A path for a fresh temporary directory (not created).
 public func temporaryDirectory(_ purpose: String) -> String {
     NSTemporaryDirectory() + "sluice-test-\(purpose)-\(getpid())-\(UUID().uuidString.prefix(8))"
