@@ -54,6 +54,8 @@ let package = Package(
         .library(name: "SluiceHTTP", targets: ["SluiceHTTP"]),
         .library(name: "SluiceCloudEvents", targets: ["SluiceCloudEvents"]),
         .library(name: "SluiceCloudEventsHTTP", targets: ["SluiceCloudEventsHTTP"]),
+        .library(name: "SluiceCloudEventsKafka", targets: ["SluiceCloudEventsKafka"]),
+        .library(name: "SluiceCloudEventsAMQP", targets: ["SluiceCloudEventsAMQP"]),
         .library(name: "SluiceFilter", targets: ["SluiceFilter"]),
         .library(name: "SluiceStorage", targets: ["SluiceStorage"]),
     ],

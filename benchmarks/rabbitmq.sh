@@ -59,7 +59,7 @@ stop_rabbit() {
     /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || kill -9 "$RABBIT_PID"
     wait "$RABBIT_PID" 2>/dev/null || true
 }
-trap 'kill -9 $RABBIT_PID $EPMD_PID 2>/dev/null || true; cleanup' EXIT
+trap '{ kill -9 $RABBIT_PID $EPMD_PID; wait $RABBIT_PID $EPMD_PID; } 2>/dev/null || true; cleanup' EXIT
 echo "== starting rabbitmq-server"
 start_rabbit
 

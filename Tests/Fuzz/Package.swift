@@ -4,6 +4,7 @@
 //   swift build -c release --package-path Tests/Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 //   Tests/Fuzz/.build/release/http-fuzz -max_total_time=60 Tests/Fuzz/corpus/http
 //   Tests/Fuzz/.build/release/cesql-fuzz -max_total_time=60 Tests/Fuzz/corpus/cesql
+//   Tests/Fuzz/.build/release/message-fuzz -max_total_time=60 Tests/Fuzz/corpus/message
 import PackageDescription
 
 let package = Package(
@@ -19,6 +20,14 @@ let package = Package(
             dependencies: [
                 .product(name: "SluiceFilter", package: "sluice"),
                 .product(name: "SluiceCloudEvents", package: "sluice"),
+            ]
+        ),
+        .executableTarget(
+            name: "message-fuzz",
+            dependencies: [
+                .product(name: "SluiceCloudEvents", package: "sluice"),
+                .product(name: "SluiceCloudEventsKafka", package: "sluice"),
+                .product(name: "SluiceCloudEventsAMQP", package: "sluice"),
             ]
         ),
     ]

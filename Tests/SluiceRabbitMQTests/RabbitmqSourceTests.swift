@@ -176,6 +176,19 @@ struct RabbitmqSourceTests {
         subscriber.stop()
     }
 
+    @Test("a RabbitMQ down at start-up is a warning and a retry loop, not a crash")
+    func downAtStartUp() throws {
+        let nobody = try RabbitMQServer.freePort()
+        let config = try manifestDirectory(["all.yaml": RabbitManifests.uriSecret(port: nobody) + "\n---\n"
+                + RabbitManifests.source(queue: "nowhere", exchange: "nowhere-x", sink: "uri: \"http://127.0.0.1:9/\"")])
+        let sluice = try SluiceProcess.serve(config: config, memory: true)
+        #expect(eventually(seconds: 10) { sluice.standardError.contains("RabbitMQ connection failed; reconnecting") }, "\(sluice.standardError)")
+        #expect(sluice.readiness().body.contains("RabbitmqSource demo/nowhere: not connected to RabbitMQ at amqp://guest@127.0.0.1:\(nobody)/"))
+        usleep(2_500_000)
+        #expect(sluice.process.isRunning)
+        #expect(sluice.stop() == 0)
+    }
+
     @Test("predeclared: false declares the exchange, queue and binding; true waits, not ready, until the queue exists")
     func declarations() throws {
         let rabbit = try RabbitMQServer.shared()

@@ -179,7 +179,7 @@ public final class RabbitMQServer: @unchecked Sendable {
     }
 
     /// A loopback port nobody listens on now (the kernel's choice for port 0).
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
         defer { close(fd) }
