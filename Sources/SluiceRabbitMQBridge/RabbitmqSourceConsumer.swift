@@ -175,7 +175,7 @@ final class RabbitmqSourceConsumer: @unchecked Sendable {
 
     /// Acks and nacks what the loop finished on this connection.
     private func settleFinished(_ connection: AMQPConnection) throws(AMQPError) {
-        runtime.outboxSignalled.store(false, ordering: .releasing)
+        runtime.lookingAtOutbox()
         var batch: [(tag: UInt64, settlement: AckTracker.Settlement)] = []
         let take = { [generation] (settled: RabbitmqSourceRuntime.Settled) in
             if settled.generation == generation { batch.append((settled.tag, settled.settlement)) }
@@ -201,11 +201,20 @@ final class RabbitmqSourceConsumer: @unchecked Sendable {
         runtime.metrics.inFlight.record(tracker.outstanding)
     }
 
-    /// Sleeps until `timeout` passed or the runtime's eventfd was signalled (by `stop`).
+    /// Sleeps for `timeout`, or until `stop`. Deliveries of the failed connection that finish
+    /// meanwhile wake the thread too; their settlements are dropped (the server gives those
+    /// messages out again) and the sleep goes on.
     private func waitForWake(timeout: Duration) {
-        var descriptor = pollfd(fd: runtime.wake.fd, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        if poll(&descriptor, 1, max(1, milliseconds)) > 0 { runtime.wake.drain() }
+        let deadline = Monotonic.now() &+ timeout.nanoseconds
+        while !stopping {
+            let now = Monotonic.now()
+            guard now < deadline else { return }
+            var descriptor = pollfd(fd: runtime.wake.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, Int32(max(1, (deadline - now) / 1_000_000))) > 0 { runtime.wake.drain() }
+            runtime.lookingAtOutbox()
+            _ = runtime.outbox.drain { _ in }
+            runtime.overflow.withLock { $0.removeAll() }
+        }
     }
 
     private static func headerValue(_ value: AMQPFieldValue) -> AMQPHeaderValue {

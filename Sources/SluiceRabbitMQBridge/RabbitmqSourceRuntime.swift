@@ -50,7 +50,7 @@ final class RabbitmqSourceRuntime: Deliverer.Owner, Sendable {
     let overflow = Locked<[Settled]>([])
     let wake: EventCounter
     /// Set while the thread has been told to look at the outbox and has not yet.
-    let outboxSignalled = Atomic<Bool>(false)
+    private let outboxSignalled = Atomic<Bool>(false)
     private let inboxScheduled = Atomic<Bool>(false)
     /// The connection the thread serves now: messages of an older one are not delivered
     /// (the server gives them to the new connection) and their settlements are ignored.
@@ -111,7 +111,12 @@ final class RabbitmqSourceRuntime: Deliverer.Owner, Sendable {
     }
 
     private func deliverWaiting() {
-        inboxScheduled.store(false, ordering: .releasing)
+        // An exchange, not a store: a plain store may become visible only after the drain
+        // below has read the queue (x86 lets a load pass an earlier store), so the thread could
+        // see the flag still set, skip scheduling, and leave its last messages undelivered.
+        // The read-modify-write orders the two: the thread either sees the flag clear, or its
+        // own exchange came first and the drain sees what it enqueued.
+        _ = inboxScheduled.exchange(false, ordering: .acquiringAndReleasing)
         let current = generation.load(ordering: .acquiring)
         let now = Monotonic.now()
         _ = inbox.drain { received in
@@ -135,6 +140,12 @@ final class RabbitmqSourceRuntime: Deliverer.Owner, Sendable {
         // too): rejected without requeue, so a dead-letter exchange of the queue gets it.
         settle(Settled(tag: event.position.offset, generation: UInt32(bitPattern: event.position.partition),
                        settlement: outcome == .dropped ? .nack : .ack))
+    }
+
+    /// Called by the thread before it drains the outbox: later settlements signal again. (An
+    /// exchange for the reason given in `deliverWaiting`.)
+    func lookingAtOutbox() {
+        _ = outboxSignalled.exchange(false, ordering: .acquiringAndReleasing)
     }
 
     private func settle(_ settled: Settled) {

@@ -35,6 +35,7 @@ struct RabbitmqSourceTests {
             #expect(request.header("ce-app-header") == nil && request.header("ce-x-death") == nil)
         }
         #expect(eventually { (try? rabbit.counts(queue: "conventions"))?.unacknowledged == 0 })
+        #expect(!sluice.standardError.contains("ThreadSanitizer"), "\(sluice.standardError)")
         subscriber.stop()
     }
 
@@ -58,6 +59,7 @@ struct RabbitmqSourceTests {
         #expect(wrapped.header("content-type") == "text/plain")
         let anonymous = try #require(subscriber.requests.first { $0.bodyText == "no id" })
         #expect(anonymous.eventID?.count == 36, "a UUID when the message has no message-id")
+        #expect(!sluice.standardError.contains("ThreadSanitizer"), "\(sluice.standardError)")
         subscriber.stop()
     }
 
@@ -80,6 +82,7 @@ struct RabbitmqSourceTests {
         #expect(eventually(seconds: 20) { subscriber.requests.count == 2 }, "\(again.standardError)")
         #expect(subscriber.requests.last?.eventID == "held" && subscriber.requests.last?.bodyText == "hold me")
         #expect(eventually(seconds: 10) { (try? rabbit.counts(queue: "pending")).map { $0 == (0, 0) } ?? false })
+        #expect(!again.standardError.contains("ThreadSanitizer"), "\(again.standardError)")
         subscriber.stop()
     }
 
@@ -116,6 +119,7 @@ struct RabbitmqSourceTests {
         #expect(subscriber.requests(to: "/reject").count == 2)
         #expect(try rabbit.counts(queue: "rejecting") == (0, 0))
         #expect(try rabbit.drain(queue: "dead", count: 1) == 1)
+        #expect(!sluice.standardError.contains("ThreadSanitizer"), "\(sluice.standardError)")
         subscriber.stop()
     }
 
@@ -150,6 +154,7 @@ struct RabbitmqSourceTests {
             most = max(most, arrivals[index...].prefix { $0 < start + 0.05 }.count)
         }
         #expect(most <= 10 && most >= 5, "at most \(most) in flight")
+        #expect(!sluice.standardError.contains("ThreadSanitizer"), "\(sluice.standardError)")
         subscriber.stop()
     }
 
@@ -173,6 +178,7 @@ struct RabbitmqSourceTests {
         try rabbit.publish(["--exchange", "restart-x", "--body", "after"])
         #expect(eventually(seconds: 20) { subscriber.requests.count == 2 }, "\(sluice.standardError)")
         #expect(subscriber.requests.last?.bodyText == "after")
+        #expect(!sluice.standardError.contains("ThreadSanitizer"), "\(sluice.standardError)")
         subscriber.stop()
     }
 
@@ -211,6 +217,7 @@ struct RabbitmqSourceTests {
         #expect(eventually(seconds: 10) { sluice.readiness().ready }, "\(sluice.readiness().body)")
         try rabbit.publish(["--routing-key", "later", "--body", "now it exists"])
         #expect(eventually(seconds: 20) { subscriber.requests(to: "/later").count == 1 }, "\(sluice.standardError)")
+        #expect(!sluice.standardError.contains("ThreadSanitizer"), "\(sluice.standardError)")
         subscriber.stop()
     }
 }
