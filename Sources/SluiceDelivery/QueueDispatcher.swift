@@ -57,7 +57,10 @@ public final class QueueDispatcher: Deliverer.Owner, @unchecked Sendable {  // s
     public var deliveriesInFlight: Int { inFlight }
 
     private func pump() {
-        scheduled.store(false, ordering: .releasing)
+        // An exchange rather than a store: a store may become visible after the queue reads
+        // below (x86 lets a load pass an earlier store), so a producer could still see the flag
+        // set, skip `perform`, and leave its event waiting for the next wake-up.
+        _ = scheduled.exchange(false, ordering: .acquiringAndReleasing)
         while !stopped, inFlight < window, let stored = queue.next() {
             inFlight += 1
             deliverer.deliver(stored, route: route, owner: self)
