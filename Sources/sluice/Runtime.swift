@@ -7,8 +7,8 @@ import SluiceConfig
 import SluiceHTTP
 import SluiceIO
 import SluiceKafkaBridge
-import SluiceRabbitMQBridge
 import SluiceObservability
+import SluiceRabbitMQBridge
 import SluiceStorage
 import Synchronization
 
