@@ -103,9 +103,7 @@ public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `s
             // The one it replaces leaves the group first, so its deliveries in flight finish
             // and their offsets are committed before the new consumers take the partitions.
             if let old = sources[key] {
-                let left = DispatchSemaphore(value: 0)
-                old.stop(grace: grace) { left.signal() }
-                _ = left.wait(timeout: .now() + .seconds(Int(grace.components.seconds) + 5))
+                ([old] as [any StoppableSource]).stopAndWait(grace: grace)
             }
             runtime.start(properties: settings.properties, loops: loops, deliverers: deliverers, ordered: manifest.ordering == .ordered)
             live[key] = runtime
@@ -153,15 +151,12 @@ public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `s
     }
 
     public func stop() {
-        let finished = DispatchGroup()
-        lock.withLock { _ in
-            for source in sources.values {
-                finished.enter()
-                source.stop(grace: grace) { finished.leave() }
-            }
-            sources = [:]
+        let stopping: [any StoppableSource] = lock.withLock { _ in
+            defer { sources = [:] }
+            return Array(sources.values)
         }
-        _ = finished.wait(timeout: .now() + .seconds(Int(grace.components.seconds) + 5))
+        stopping.stopAndWait(grace: grace)
+        let finished = DispatchGroup()
         let closing = sinks.withLock { sinks in defer { sinks.removeAll() }; return Array(sinks.values) }
         for sink in closing {
             finished.enter()

@@ -10,7 +10,7 @@ import Synchronization
 
 /// One KafkaSource: its consumers (one per `consumers`, spread over the loops, all in the
 /// source's consumer group), the route its events take, its metrics and its health.
-final class KafkaSourceRuntime: Sendable {
+final class KafkaSourceRuntime: StoppableSource {
     let manifest: KafkaSourceManifest
     let fingerprint: String
     let route: DeliveryRoute

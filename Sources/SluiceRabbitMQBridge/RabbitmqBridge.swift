@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import SluiceBroker
 import SluiceConfig
@@ -19,6 +18,9 @@ public final class RabbitmqBridge: DataPlaneComponent, @unchecked Sendable {  //
     private var sources: [String: RabbitmqSourceRuntime] = [:]
     /// How long a stopping source waits for its deliveries in flight before it closes.
     private let grace: Duration = .seconds(5)
+    /// Beyond the grace: closing the channel and the connection may each wait for the server's
+    /// answer up to the 10 s RPC timeout.
+    private let closeMargin: Duration = .seconds(15)
 
     public init(controller: DataPlaneController, group: EventLoopGroup, client: HTTPClient,
                 logger: Logger = Logger(label: "sluice.rabbitmq")) {
@@ -64,7 +66,7 @@ public final class RabbitmqBridge: DataPlaneComponent, @unchecked Sendable {  //
                                                                     queue: manifest.queueName, factory: controller.options.metricsFactory)
                 // The one it replaces stops first, so with parallelism 1 the queue's order holds
                 // across the reload.
-                if let old { stopAndWait(old) }
+                if let old { ([old] as [any StoppableSource]).stopAndWait(grace: grace, margin: closeMargin) }
                 do {
                     let runtime = try RabbitmqSourceRuntime(manifest: manifest, fingerprint: fingerprint, endpoint: endpoint, route: route,
                                                             metrics: metrics, loop: loop, deliverer: deliverers[loop.index], logger: logger)
@@ -81,12 +83,6 @@ public final class RabbitmqBridge: DataPlaneComponent, @unchecked Sendable {  //
             }
             sources = live
         }
-    }
-
-    private func stopAndWait(_ source: RabbitmqSourceRuntime) {
-        let stopped = DispatchSemaphore(value: 0)
-        source.stop(grace: grace) { stopped.signal() }
-        _ = stopped.wait(timeout: .now() + .seconds(Int(grace.components.seconds) + 15))
     }
 
     /// What makes a source different enough to reconnect it.
@@ -108,14 +104,10 @@ public final class RabbitmqBridge: DataPlaneComponent, @unchecked Sendable {  //
     public func collectMetrics() {}
 
     public func stop() {
-        let finished = DispatchGroup()
-        lock.withLock { _ in
-            for source in sources.values {
-                finished.enter()
-                source.stop(grace: grace) { finished.leave() }
-            }
-            sources = [:]
+        let stopping: [any StoppableSource] = lock.withLock { _ in
+            defer { sources = [:] }
+            return Array(sources.values)
         }
-        _ = finished.wait(timeout: .now() + .seconds(Int(grace.components.seconds) + 15))
+        stopping.stopAndWait(grace: grace, margin: closeMargin)
     }
 }

@@ -18,7 +18,7 @@ import Synchronization
 /// eventfd; the thread acks (or nacks) there, on its own connection, as librabbitmq requires.
 /// Both queues are sized for what RabbitMQ can have unacknowledged (the prefetch) twice over,
 /// since messages of a connection that just failed may still be on their way.
-final class RabbitmqSourceRuntime: Deliverer.Owner, Sendable {
+final class RabbitmqSourceRuntime: Deliverer.Owner, StoppableSource {
     /// A message read, on its way to delivery.
     struct Received: Sendable {
         let event: CloudEvent
