@@ -44,6 +44,97 @@ static amqp_bytes_t expand(const char *text, long index, char *buffer, size_t si
     return amqp_cstring_bytes(buffer);
 }
 
+// What one message of `publish` is made of.
+struct message {
+    amqp_connection_state_t conn;
+    const char *exchange, *routing_key, *content_type, *message_id;
+    long timestamp;
+    int headers;
+    amqp_table_entry_t *entries;
+    const char *sized, *body;
+};
+
+// Publisher confirms: which message each delivery tag carried, which tags and messages are
+// settled.
+struct confirms {
+    long *index_of_tag;
+    unsigned char *settled, *confirmed;
+    long tags, next_tag, remaining;
+    // Tags below it are all settled.
+    long lowest;
+};
+
+static int publish_one(struct message *message, struct confirms *state, long index) {
+    char body_buffer[4096], id_buffer[256];
+    amqp_basic_properties_t properties;
+    memset(&properties, 0, sizeof properties);
+    properties._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+    properties.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    if (message->content_type) { properties._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG; properties.content_type = amqp_cstring_bytes(message->content_type); }
+    if (message->message_id) { properties._flags |= AMQP_BASIC_MESSAGE_ID_FLAG; properties.message_id = expand(message->message_id, index, id_buffer, sizeof id_buffer); }
+    if (message->timestamp >= 0) { properties._flags |= AMQP_BASIC_TIMESTAMP_FLAG; properties.timestamp = message->timestamp; }
+    if (message->headers) { properties._flags |= AMQP_BASIC_HEADERS_FLAG; properties.headers.num_entries = message->headers; properties.headers.entries = message->entries; }
+    amqp_bytes_t payload = message->sized ? amqp_cstring_bytes(message->sized) : expand(message->body, index, body_buffer, sizeof body_buffer);
+    if (state->next_tag >= state->tags) {
+        long grown = 2 * state->tags;
+        state->index_of_tag = realloc(state->index_of_tag, grown * sizeof(long));
+        state->settled = realloc(state->settled, grown);
+        memset(state->settled + state->tags, 0, grown - state->tags);
+        state->tags = grown;
+    }
+    state->index_of_tag[state->next_tag++] = index;
+    int status = amqp_basic_publish(message->conn, 1, amqp_cstring_bytes(message->exchange), amqp_cstring_bytes(message->routing_key),
+                                    0, 0, &properties, payload);
+    if (status != AMQP_STATUS_OK) { fprintf(stderr, "basic.publish: %s\n", amqp_error_string2(status)); return 1; }
+    return 0;
+}
+
+// Reads confirms for up to `seconds` (0: only those already there); publishes nacked messages
+// again. Returns nonzero on an error or when none came in time.
+static int take_confirms(struct message *message, struct confirms *state, int seconds) {
+    for (;;) {
+        amqp_frame_t frame;
+        struct timeval timeout = {seconds, 0};
+        amqp_maybe_release_buffers(message->conn);
+        int status = amqp_simple_wait_frame_noblock(message->conn, &frame, &timeout);
+        if (status == AMQP_STATUS_TIMEOUT) {
+            if (seconds == 0) return 0;
+            fprintf(stderr, "publishing: %ld messages not confirmed within %d s\n", state->remaining, seconds);
+            return 1;
+        }
+        if (status != AMQP_STATUS_OK) { fprintf(stderr, "publishing: %s\n", amqp_error_string2(status)); return 1; }
+        if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+        uint64_t tag;
+        int multiple, rejected;
+        if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+            amqp_basic_ack_t *ack = frame.payload.method.decoded;
+            tag = ack->delivery_tag; multiple = ack->multiple; rejected = 0;
+        } else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+            amqp_basic_nack_t *nack = frame.payload.method.decoded;
+            tag = nack->delivery_tag; multiple = nack->multiple; rejected = 1;
+        } else if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD || frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            fprintf(stderr, "publishing: the server closed the channel\n");
+            return 1;
+        } else {
+            continue;
+        }
+        if (tag >= (uint64_t)state->next_tag) continue;
+        for (uint64_t settling = multiple ? (uint64_t)state->lowest : tag; settling <= tag; settling++) {
+            if (state->settled[settling]) continue;
+            state->settled[settling] = 1;
+            long index = state->index_of_tag[settling];
+            if (rejected) {
+                if (publish_one(message, state, index)) return 1;
+            } else if (!state->confirmed[index]) {
+                state->confirmed[index] = 1;
+                state->remaining--;
+            }
+        }
+        while (state->lowest < state->next_tag && state->settled[state->lowest]) state->lowest++;
+        if (seconds > 0) return 0;
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: sluice-amqp-peer publish|declare|consume --port P ...\n");
@@ -134,23 +225,28 @@ int main(int argc, char **argv) {
             memset(sized, 'x', size);
             sized[size] = 0;
         }
-        char body_buffer[4096], id_buffer[256];
+        // Publisher confirms: the server acks a message once its queue holds it (a quorum
+        // queue: once Raft committed it). Without them a loaded server may drop messages
+        // silently; a nacked one is published again, and a missing ack is an error.
+        amqp_confirm_select(conn, 1);
+        die_reply(amqp_get_rpc_reply(conn), "confirm.select");
+        struct confirms state = {0};
+        state.tags = 2 * count + 16;
+        state.index_of_tag = calloc(state.tags, sizeof(long));
+        state.settled = calloc(state.tags, 1);
+        state.confirmed = calloc(count > 0 ? count : 1, 1);
+        state.remaining = count;
+        state.next_tag = 1;
+        state.lowest = 1;
+        struct message message = {conn, exchange, routing_key, content_type, message_id, timestamp, headers, entries, sized, body};
         for (long index = 0; index < count; index++) {
-            amqp_basic_properties_t properties;
-            memset(&properties, 0, sizeof properties);
-            properties._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
-            properties.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-            if (content_type) { properties._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG; properties.content_type = amqp_cstring_bytes(content_type); }
-            if (message_id) { properties._flags |= AMQP_BASIC_MESSAGE_ID_FLAG; properties.message_id = expand(message_id, index, id_buffer, sizeof id_buffer); }
-            if (timestamp >= 0) { properties._flags |= AMQP_BASIC_TIMESTAMP_FLAG; properties.timestamp = timestamp; }
-            if (headers) { properties._flags |= AMQP_BASIC_HEADERS_FLAG; properties.headers.num_entries = headers; properties.headers.entries = entries; }
-            amqp_bytes_t payload = sized ? amqp_cstring_bytes(sized) : expand(body, index, body_buffer, sizeof body_buffer);
-            int status = amqp_basic_publish(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes(routing_key), 0, 0, &properties, payload);
-            if (status != AMQP_STATUS_OK) { fprintf(stderr, "basic.publish: %s\n", amqp_error_string2(status)); return 1; }
+            if (publish_one(&message, &state, index)) return 1;
+            // Take the confirms that came meanwhile, so neither side's buffers fill up.
+            if (index % 1000 == 999 && take_confirms(&message, &state, 0)) return 1;
         }
-        // An RPC after the publishes returns once the channel has routed them all.
-        amqp_basic_qos(conn, 1, 0, 1, 0);
-        die_reply(amqp_get_rpc_reply(conn), "publishing");
+        while (state.remaining > 0) {
+            if (take_confirms(&message, &state, 30)) return 1;
+        }
     } else if (!strcmp(command, "consume")) {
         if (!queue) { fprintf(stderr, "consume needs --queue\n"); return 1; }
         amqp_basic_qos(conn, 1, 0, (uint16_t)prefetch, 0);

@@ -56,4 +56,10 @@ extension SluiceProcess {
         guard let response = try? EventSender(port: ingressPort).post("/readyz", method: "GET", headers: [], body: []) else { return (false, "") }
         return (response.status == 200, response.body)
     }
+
+    /// The RabbitMQ lines of `/metrics`, to explain a failure.
+    func rabbitMetrics() -> String {
+        guard let response = try? EventSender(port: metricsPort).post("/metrics", method: "GET", headers: [], body: []) else { return "" }
+        return response.body.split(separator: "\n").filter { $0.contains("rabbitmq") && !$0.hasPrefix("#") }.joined(separator: "\n")
+    }
 }

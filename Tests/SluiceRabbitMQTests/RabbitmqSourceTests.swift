@@ -138,7 +138,8 @@ struct RabbitmqSourceTests {
         try rabbit.publish(["--exchange", "serial-x", "--count", "20", "--body", "%d", "--message-id", "s%d"])
         #expect(eventually(seconds: 30) { subscriber.requests(to: "/serial").count == 20 }, "\(sluice.standardError)")
         try rabbit.publish(["--exchange", "wide-x", "--count", "200", "--body", "%d", "--message-id", "w%d"])
-        #expect(eventually(seconds: 30) { subscriber.requests(to: "/wide").count == 200 }, "\(sluice.standardError)")
+        #expect(eventually(seconds: 30) { subscriber.requests(to: "/wide").count == 200 },
+                "\(subscriber.requests(to: "/wide").count) of 200 arrived; \(sluice.rabbitMetrics()) \((try? rabbit.counts(queue: "wide")).map { "\($0)" } ?? "") \(sluice.standardError)")
 
         let serial = subscriber.requests(to: "/serial")
         #expect(serial.map(\.bodyText) == (0..<20).map(String.init), "parallelism 1 is FIFO")
