@@ -8,8 +8,8 @@ public protocol BrokerIntake: AnyObject, Sendable {
     /// stored (the producer may then be answered 2xx) or why they were not. It may run
     /// before `store` returns.
     func store(_ events: [CloudEvent], scratch: inout [Int], completion: @escaping @Sendable (StorageError?) -> Void)
-    /// True when an event could only be refused (every trigger's queue is at its bound), so
-    /// the ingress answers 503 before spending anything on decoding it.
+    /// True when an event could only be refused (every trigger's queue is at its bound and
+    /// such a queue refuses), so the ingress answers 503 before spending anything on decoding it.
     var isSaturated: Bool { get }
 }
 
@@ -61,16 +61,18 @@ final class IndexedIntake: BrokerIntake {
     /// Aligned with the index's trigger numbers.
     let queues: [RingTriggerQueue]
     let metrics: BrokerMetrics
+    private let fullQueuesRefuse: Bool
 
     init(store: any BrokerStore<RingTriggerQueue>, index: TriggerIndex, queues: [RingTriggerQueue], metrics: BrokerMetrics) {
         self.store = store
         self.index = index
         self.queues = queues
         self.metrics = metrics
+        fullQueuesRefuse = store.fullQueuesRefuse
     }
 
     var isSaturated: Bool {
-        if queues.isEmpty { return false }
+        if queues.isEmpty || !fullQueuesRefuse { return false }
         for queue in queues where queue.depth < queue.capacity { return false }
         return true
     }

@@ -62,6 +62,7 @@ public final class MemoryStore: BrokerStore, TriggerQueueOwner, Sendable {
     func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64, by queue: RingTriggerQueue) {}
 
     public var metrics: StorageMetrics? { nil }
+    public var fullQueuesRefuse: Bool { true }
 
     public func close() {}
 }

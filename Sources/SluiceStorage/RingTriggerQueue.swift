@@ -31,6 +31,9 @@ public final class RingTriggerQueue: TriggerQueue, @unchecked Sendable {  // wak
     private weak var owner: (any TriggerQueueOwner)?
     private var waker: (@Sendable () -> Void)?
     private let discarded = Atomic<Bool>(false)
+    /// Set while the trigger's backlog waits in the disk log: finished deliveries then ask
+    /// the committer for more.
+    private let behind = Atomic<Bool>(false)
 
     /// A queue holding at most `capacity` events, starting with `recovered` (which may exceed
     /// the capacity when the limit was lowered across a restart; new events wait until the
@@ -60,6 +63,17 @@ public final class RingTriggerQueue: TriggerQueue, @unchecked Sendable {  // wak
             return .full
         }
         return .reserved
+    }
+
+    /// Takes a place for an event about to be pushed; false when the queue is full or removed.
+    func tryHold() -> Bool {
+        reserve() == .reserved
+    }
+
+    var isBehind: Bool { behind.load(ordering: .relaxed) }
+
+    func setBehind(_ value: Bool) {
+        behind.store(value, ordering: .relaxed)
     }
 
     func unreserve() {

@@ -13,5 +13,12 @@ public final class StorageMetrics: Sendable {
     /// Segments deleted after every trigger was done with them.
     public let segmentsReclaimed = Atomic<Int>(0)
 
+    /// Events of triggers that fell behind, read back from the log into their windows.
+    public let eventsReadBack = Atomic<Int>(0)
+    /// Log records read at start-up (fewer with a recent checkpoint).
+    public let recoveredRecords = Atomic<Int>(0)
+    /// Checkpoints written (where each trigger stands, for a quick restart).
+    public let checkpoints = Atomic<Int>(0)
+
     public init() {}
 }

@@ -103,6 +103,9 @@ public protocol BrokerStore<Queue>: AnyObject, Sendable {
     func append(_ entries: [StoreEntry<Queue>], completion: @escaping @Sendable (StorageError?) -> Void)
     /// Counters of the store's writes (durable stores).
     var metrics: StorageMetrics? { get }
+    /// True when a trigger's full queue refuses further events (the memory store); false
+    /// when they wait elsewhere meanwhile (the disk store's log).
+    var fullQueuesRefuse: Bool { get }
     /// Writes what is pending and releases files; the store takes no events afterwards.
     func close()
 }

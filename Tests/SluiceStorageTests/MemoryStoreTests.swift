@@ -35,13 +35,6 @@ extension MemoryStore {
     }
 }
 
-/// Takes everything waiting in `queue` (without calling `done`).
-private func drain(_ queue: any TriggerQueue) -> [StoredEvent] {
-    var taken: [StoredEvent] = []
-    while let next = queue.next() { taken.append(next) }
-    return taken
-}
-
 private func dataAddress(_ event: CloudEvent) -> UnsafeRawPointer? {
     event.data?.withUnsafeBytes { $0.baseAddress }
 }

@@ -6,39 +6,56 @@ extension DiskStore {
         while true {
             // Events are committed as soon as they arrive; bookkeeping (done, retry, trigger
             // records) waits for them or for the interval, whichever comes first.
-            var taken = work.wait(until: { $0.hasEvents || $0.closed }, timeout: options.bookkeepingInterval) { work in
+            var taken = work.wait(until: { $0.hasEvents || $0.closed || $0.refill }, timeout: options.bookkeepingInterval) { work in
                 let taken = work
                 work.writes.removeAll()
                 work.controls.removeAll()
                 work.done.removeAll()
+                work.removed.removeAll()
+                work.refill = false
                 return taken
             }
             if !taken.isEmpty {
                 commit(&taken, sync: taken.hasEvents || taken.closed)
             } else if unsynced {
-                do throws(StorageError) {
-                    try log.sync()
-                    counters.syncs.add(1, ordering: .relaxed)
-                    unsynced = false
-                } catch {
-                    failed(error)
-                }
+                syncBookkeeping()
             }
-            if taken.closed { return }
+            for id in taken.removed { releaseBacklog(of: id) }
+            refillBacklogs()
+            if taken.closed {
+                writeCheckpoint()
+                return
+            }
+            if changedSinceCheckpoint && Monotonic.now() &- lastCheckpoint >= options.checkpointInterval.nanoseconds {
+                writeCheckpoint()
+            }
+        }
+    }
+
+    private func syncBookkeeping() {
+        do throws(StorageError) {
+            try log.sync()
+            counters.syncs.add(1, ordering: .relaxed)
+            unsynced = false
+        } catch {
+            failed(error)
         }
     }
 
     /// Writes one batch: control records, then every request's events (numbered here, in
-    /// log order), then done records; syncs when it holds events; then queues the events and
-    /// completes the requests, or fails them all.
+    /// log order), then done records; syncs when it holds events; then hands the events to
+    /// their triggers and completes the requests, or fails them all.
     private func commit(_ taken: inout PendingWork, sync: Bool) {
         batch.removeAll(keepingCapacity: true)
         batch += taken.controls
         var firstSequences: [UInt64] = []
         firstSequences.reserveCapacity(taken.writes.count)
+        var writeStarts: [Int] = []
+        writeStarts.reserveCapacity(taken.writes.count)
         var eventBytes = 0
         for index in taken.writes.indices {
             firstSequences.append(nextSequence)
+            writeStarts.append(batch.count)
             let offsets = taken.writes[index].eventOffsets
             taken.writes[index].records.withUnsafeMutableBytes { raw in
                 for offset in offsets {
@@ -56,8 +73,10 @@ extension DiskStore {
             batch.appendLittleEndian(done.sequence)
             LogRecord.end(start, in: &batch)
         }
+        let batchStart: LogPosition
         do throws(StorageError) {
             if log.needsRoll(adding: batch.count) { try log.roll(preamble: triggerTable()) }
+            batchStart = log.end
             try batch.withStorageBytes { bytes throws(StorageError) in
                 try log.append(bytes, highestSequence: taken.hasEvents ? nextSequence - 1 : nil)
             }
@@ -69,10 +88,7 @@ extension DiskStore {
         } catch {
             failed(error)
             pendingBytes.subtract(eventBytes, ordering: .relaxed)
-            for write in taken.writes {
-                bounds.release(write.entries)
-                write.completion(error)
-            }
+            for write in taken.writes { write.completion(error) }
             // Memory stays the truth for deliveries: a done record that did not reach the disk
             // costs a re-delivery after a crash, never a loss.
             release(taken.done)
@@ -83,28 +99,68 @@ extension DiskStore {
         let now = Monotonic.now()
         for (index, write) in taken.writes.enumerated() {
             var sequence = firstSequences[index]
-            for entry in write.entries {
-                log.addOutstanding(entry.queues.count)
+            for (entry, offset) in zip(write.entries, write.eventOffsets) {
+                let position = LogPosition(segment: batchStart.segment, offset: batchStart.offset + writeStarts[index] + offset)
                 let stored = StoredEvent(event: entry.event, position: StreamPosition(offset: sequence), arrivedAt: now)
-                for queue in entry.queues { queue.push(stored) }
+                var owners = 0
+                for queue in entry.queues where !queue.isDiscarded {
+                    owners += 1
+                    hand(stored, at: position, to: queue)
+                }
+                log.addOutstanding(owners)
                 sequence += 1
             }
             events += write.entries.count
             write.completion(nil)
         }
         counters.eventsWritten.add(events, ordering: .relaxed)
+        changedSinceCheckpoint = true
         release(taken.done)
     }
 
+    /// A committed event for `queue`: into its window while it has room, else into its
+    /// backlog (it stays in the log only, and the trigger reads it back later).
+    private func hand(_ stored: StoredEvent, at position: LogPosition, to queue: RingTriggerQueue) {
+        let ledger = ledgers[queue.id] ?? {
+            let created = TriggerLedger(queue: queue)
+            ledgers[queue.id] = created
+            return created
+        }()
+        guard !ledger.isBehind else { return }
+        if take(stored, into: queue) {
+            ledger.took(stored.position.offset, at: position)
+        } else {
+            ledger.fallBehind(at: position, sequence: stored.position.offset)
+        }
+    }
+
+    /// Puts `stored` in `queue`'s window if the window and the broker's memory have room.
+    func take(_ stored: StoredEvent, into queue: RingTriggerQueue) -> Bool {
+        let cost = EventBounds.cost(stored.event)
+        guard memoryBytes.load(ordering: .relaxed) + cost <= options.maxMemoryBytes, queue.tryHold() else { return false }
+        memoryBytes.add(cost, ordering: .relaxed)
+        queue.push(stored)
+        return true
+    }
+
     /// Releases the segments of finished deliveries and deletes the ones nothing needs.
-    private func release(_ done: [Acknowledgement]) {
-        for acknowledgement in done { log.release(sequence: acknowledgement.sequence) }
+    func release(_ done: [Acknowledgement]) {
+        for acknowledgement in done {
+            log.release(sequence: acknowledgement.sequence)
+            ledgers[acknowledgement.trigger]?.done(acknowledgement.sequence)
+        }
+        if !done.isEmpty { changedSinceCheckpoint = true }
+        reclaimSegments()
+    }
+
+    /// Deletes the segments nothing needs any more.
+    func reclaimSegments() {
         let deleted = log.reclaim()
         if deleted > 0 { counters.segmentsReclaimed.add(deleted, ordering: .relaxed) }
         counters.diskBytes.store(log.diskBytes, ordering: .relaxed)
     }
 
-    private func failed(_ error: StorageError) {
+    func failed(_ error: StorageError) {
         counters.failures.add(1, ordering: .relaxed)
         logger.error("writing the event log failed; requests are answered 503 until it works again", metadata: [
             "directory": "\(options.directory)", "reason": "\(error)",

@@ -4,26 +4,32 @@ import SluiceIO
 import Synchronization
 
 /// Events kept durably (`--storage disk`): a segmented append-only log per broker, written by
-/// one committer thread with group commit, and the events owed to triggers kept in memory
-/// in the same bounded queues as the memory store.
+/// one committer thread with group commit. Each trigger takes its events from a small memory
+/// window; a trigger that falls behind reads the rest back from the log (see `TriggerLedger`),
+/// so a slow subscriber makes its trigger lag, not the broker fill up: the broker answers 503
+/// only at its disk bound.
 ///
 /// An ingress request's events are encoded on the loop that received them and handed to the
 /// committer; the committer writes everything handed over since its last write with one
-/// write and makes it durable with one fdatasync, then queues the events for their triggers
-/// and completes the requests (the 202 follows). While it syncs, new requests gather for the
-/// next batch, so the batch grows with the load and a lone request never waits for a timer.
-/// Done and retry records (at-least-once bookkeeping) ride along with the next batch, or are
-/// written and synced on their own within `bookkeepingInterval` when no events arrive.
+/// write and makes it durable with one fdatasync, then puts the events in their triggers'
+/// windows and completes the requests (the 202 follows). While it syncs, new requests gather
+/// for the next batch, so the batch grows with the load and a lone request never waits for a
+/// timer. Done and retry records (at-least-once bookkeeping) ride along with the next batch, or
+/// are written and synced on their own within `bookkeepingInterval` when no events arrive.
+/// Every `checkpointInterval` the committer notes where each trigger stands (`LogCheckpoint`),
+/// so a restart reads only the part of the log still owed.
 public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendable {  // committer state is confined to its thread
     public struct Options: Sendable {
         public var directory: String
+        /// Events of one trigger held in memory (waiting and in flight); more wait in the log.
         public var maxEventsPerTrigger = 10_000
-        /// Bytes of owed events held in memory before the broker answers 503.
+        /// Bytes of events held in memory across the broker's triggers; more wait in the log.
         public var maxMemoryBytes = 256 * 1024 * 1024
         /// Bytes of log on disk before the broker answers 503.
         public var maxDiskBytes = 1024 * 1024 * 1024
         public var segmentBytes = 64 * 1024 * 1024
         public var bookkeepingInterval: Duration = .milliseconds(20)
+        public var checkpointInterval: Duration = .seconds(1)
         public var fileSystem: any LogFileSystem = PosixFileSystem()
 
         public init(directory: String) {
@@ -34,24 +40,28 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     public let options: Options
     let counters = StorageMetrics()
     let logger: Logger
-    private let queues = Locked<(byKey: [String: RingTriggerQueue], nextId: UInt32)>(([:], 1))
-    let bounds: EventBounds
+    let queues = Locked<(byKey: [String: RingTriggerQueue], nextId: UInt32)>(([:], 1))
+    /// Bytes of events in the triggers' windows.
+    let memoryBytes = Atomic<Int>(0)
     /// Bytes handed to the committer and not yet written.
     let pendingBytes = Atomic<Int>(0)
     let work = Locked(PendingWork())
     private var thread: LoopThread?
 
-    // Committer-confined (see DiskStore+Committer.swift).
+    // Committer-confined (see DiskStore+Committer.swift and DiskStore+Backlog.swift).
     let log: SegmentedLog
     var nextSequence: UInt64
     var unsynced = false
     var batch: [UInt8] = []
+    var ledgers: [UInt32: TriggerLedger] = [:]
+    var lastCheckpoint: UInt64 = 0
+    var changedSinceCheckpoint = false
+    var lastReadFailureLogged: UInt64 = 0
 
     /// Opens (creating if needed) the log in `options.directory` and recovers what it holds.
     public init(options: Options, logger: Logger = Logger(label: "sluice.storage")) throws(StorageError) {
         self.options = options
         self.logger = logger
-        bounds = EventBounds(maxBytes: options.maxMemoryBytes)
         try options.fileSystem.createDirectory(atPath: options.directory)
         let started = ContinuousClock.now
         let recovered = try LogRecovery.recover(directory: options.directory, fileSystem: options.fileSystem)
@@ -60,22 +70,25 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
                            segmentBytes: options.segmentBytes, recovered: recovered.segments)
         nextSequence = recovered.nextSequence
         var byKey: [String: RingTriggerQueue] = [:]
-        var owed = 0
-        for (id, key) in recovered.triggers {
-            let events = recovered.pending[id] ?? []
-            owed += events.count
-            bounds.hold(recovered: events)
-            byKey[key] = RingTriggerQueue(key: key, id: id, capacity: options.maxEventsPerTrigger, owner: self, recovered: events)
+        for (id, start) in recovered.triggers {
+            let queue = RingTriggerQueue(key: start.key, id: id, capacity: options.maxEventsPerTrigger, owner: self)
+            byKey[start.key] = queue
+            ledgers[id] = TriggerLedger(queue: queue, recovered: start)
         }
         queues.withLock { $0 = (byKey, recovered.nextTriggerId) }
         try log.roll(preamble: triggerTable())
         counters.diskBytes.store(log.diskBytes, ordering: .relaxed)
+        counters.recoveredRecords.store(recovered.recordsRead, ordering: .relaxed)
+        // The windows fill before the first request: what is owed is delivered first.
+        refillBacklogs()
         if recovered.recordsRead > 0 {
             logger.info("recovered \(options.directory)", metadata: [
-                "records": "\(recovered.recordsRead)", "owed": "\(owed)", "triggers": "\(byKey.count)",
-                "segments": "\(recovered.segments.count)", "seconds": "\(ContinuousClock.now - started)",
+                "records": "\(recovered.recordsRead)", "owed": "\(recovered.triggers.values.reduce(0) { $0 + $1.owed })",
+                "triggers": "\(byKey.count)", "segments": "\(recovered.segments.count)",
+                "checkpoint": "\(recovered.checkpointUsed)", "seconds": "\(ContinuousClock.now - started)",
             ])
         }
+        lastCheckpoint = Monotonic.now()
         do {
             thread = try LoopThread(name: "sluice-commit") { [self] in self.commitLoop() }
         } catch {
@@ -84,6 +97,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     }
 
     public var metrics: StorageMetrics? { counters }
+    public var fullQueuesRefuse: Bool { false }
 
     /// How long a producer refused at the disk bound should wait: space comes back only when
     /// every trigger is done with the oldest segment, which takes longer than a queue place.
@@ -115,22 +129,24 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
             let start = LogRecord.begin(.triggerRemoved, in: &record)
             record.appendLittleEndian(queue.id)
             LogRecord.end(start, in: &record)
-            enqueueControl(record)
+            work.withLock { work in
+                work.controls += record
+                work.removed.append(queue.id)
+            }
+            work.signal()
         }
     }
 
     // MARK: Appending
 
     public func append(_ entries: [StoreEntry<RingTriggerQueue>], completion: @escaping @Sendable (StorageError?) -> Void) {
-        let admitted: [StoreEntry<RingTriggerQueue>]
-        switch bounds.admit(entries) {
-        case .failure(let refusal):
-            completion(refusal)
-            return
-        case .success(let entries):
-            // Events no trigger takes are not written: nothing will ever be owed for them.
-            admitted = entries.filter { !$0.queues.isEmpty }
+        // Events no trigger takes are not written: nothing will ever be owed for them. A queue
+        // removed by a reload that this request's snapshot predates is skipped.
+        var admitted = entries
+        for index in admitted.indices where admitted[index].queues.contains(where: \.isDiscarded) {
+            admitted[index].queues.removeAll(where: \.isDiscarded)
         }
+        admitted.removeAll { $0.queues.isEmpty }
         if admitted.isEmpty {
             completion(nil)
             return
@@ -150,7 +166,6 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
         let onDisk = counters.diskBytes.load(ordering: .relaxed)
         if onDisk + pendingBytes.add(records.count, ordering: .relaxed).newValue > options.maxDiskBytes {
             pendingBytes.subtract(records.count, ordering: .relaxed)
-            bounds.release(admitted)
             completion(.full(retryAfterSeconds: DiskStore.diskFullRetryAfterSeconds))
             return
         }
@@ -162,7 +177,6 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
         }
         guard accepted else {
             pendingBytes.subtract(records.count, ordering: .relaxed)
-            bounds.release(admitted)
             completion(.failed("the store is closed"))
             return
         }
@@ -172,8 +186,16 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     // MARK: Bookkeeping from the dispatchers
 
     func finished(_ event: StoredEvent, by queue: RingTriggerQueue) {
-        bounds.finished(event.event)
-        work.withLock { $0.done.append(Acknowledgement(trigger: queue.id, sequence: event.position.offset)) }
+        memoryBytes.subtract(EventBounds.cost(event.event), ordering: .relaxed)
+        // A trigger reading its backlog asks for more once half its window is free.
+        let wantsMore = queue.isBehind && queue.depth <= queue.capacity / 2
+        let wake = work.withLock { work -> Bool in
+            work.done.append(Acknowledgement(trigger: queue.id, sequence: event.position.offset))
+            guard wantsMore, !work.refill else { return false }
+            work.refill = true
+            return true
+        }
+        if wake { work.signal() }
     }
 
     func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64, by queue: RingTriggerQueue) {
@@ -228,10 +250,14 @@ struct PendingWork {
     /// Sealed records (triggers, retries) to write before the next events.
     var controls: [UInt8] = []
     var done: [Acknowledgement] = []
+    /// Triggers removed: their backlogs are released.
+    var removed: [UInt32] = []
+    /// A trigger that is behind has room in its window.
+    var refill = false
     var closed = false
 
     var hasEvents: Bool { !writes.isEmpty }
-    var isEmpty: Bool { writes.isEmpty && controls.isEmpty && done.isEmpty }
+    var isEmpty: Bool { writes.isEmpty && controls.isEmpty && done.isEmpty && removed.isEmpty }
 }
 
 /// One ingress request's events, encoded, waiting to be written.

@@ -21,6 +21,8 @@ public protocol LogFileSystem: Sendable {
     func truncate(_ descriptor: Int32, to size: Int) throws(StorageError)
     func size(of descriptor: Int32) throws(StorageError) -> Int
     func removeFile(atPath path: String) throws(StorageError)
+    /// Gives a file another name, replacing what had it.
+    func rename(atPath path: String, toPath destination: String) throws(StorageError)
     /// Makes the directory's entries (created or removed files) durable.
     func synchronizeDirectory(atPath path: String) throws(StorageError)
 }
@@ -111,6 +113,10 @@ public struct PosixFileSystem: LogFileSystem {
 
     public func removeFile(atPath path: String) throws(StorageError) {
         if unlink(path) != 0 && errno != ENOENT { throw failure("remove", path) }
+    }
+
+    public func rename(atPath path: String, toPath destination: String) throws(StorageError) {
+        if Glibc.rename(path, destination) != 0 { throw failure("rename", "\(path) to \(destination)") }
     }
 
     public func synchronizeDirectory(atPath path: String) throws(StorageError) {

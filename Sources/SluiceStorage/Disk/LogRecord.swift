@@ -105,6 +105,13 @@ struct PayloadReader {
         return Value(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Value.self))
     }
 
+    /// The next `count` bytes; nil past the end.
+    mutating func take(_ count: Int) -> UnsafeRawBufferPointer? {
+        guard count >= 0, offset + count <= bytes.count else { return nil }
+        defer { offset += count }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
+    }
+
     /// The bytes left.
     var rest: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[offset...]) }
 }

@@ -1,45 +1,45 @@
-import SluiceCloudEvents
-
-/// Reads a broker's log back at start-up. The first pass checks every record and replays the
-/// small ones (triggers, done, retry) to learn which deliveries are still owed; the second
-/// decodes only the events still owed, from the segments that hold them. A record cut short
-/// at the end of a segment (a write the crash interrupted) is cut off; a damaged record in
-/// the middle is reported with its position and skipped, and reading goes on at the next
-/// intact record.
+/// Reads a broker's log back at start-up, to learn where each trigger stands; the events still
+/// owed stay on disk, and each trigger reads them back as its window allows (`TriggerLedger`).
+///
+/// With a checkpoint, reading starts at the earliest position it names: everything before is
+/// done for every trigger, and those segments are deleted. From there every record is checked
+/// and the small ones (triggers, done, retry) replayed. A record cut short at the end of a
+/// segment (a write the crash interrupted) is cut off; a damaged record in the middle is
+/// reported with its position and skipped, and reading goes on at the next intact record.
 struct LogRecovery {
+    /// Where a trigger resumes.
+    struct TriggerStart {
+        var key: String
+        /// Reading from here finds every event the trigger still owes.
+        var position: LogPosition
+        var lowestSequence: UInt64 = 0
+        /// Done above `lowestSequence` (out of order, or since the checkpoint).
+        var doneBefore: Set<UInt64> = []
+        var retries: [UInt64: (attempts: Int, at: Int64)] = [:]
+        /// Events still owed.
+        var owed = 0
+    }
+
     struct Result {
         var segments: [SegmentedLog.Segment] = []
         /// Live triggers by id.
-        var triggers: [UInt32: String] = [:]
+        var triggers: [UInt32: TriggerStart] = [:]
         var nextTriggerId: UInt32 = 1
         var nextSequence: UInt64 = 1
-        /// Events still owed, per trigger id, in sequence order.
-        var pending: [UInt32: [StoredEvent]] = [:]
         /// What recovery found wrong and did about it, one line each.
         var problems: [String] = []
         var recordsRead = 0
-    }
-
-    private struct EventLocation {
-        let sequence: UInt64
-        let segment: Int
-        let offset: Int
-        let length: Int
-        var owedTo: [UInt32]
-    }
-
-    private struct RetryKey: Hashable {
-        let trigger: UInt32
-        let sequence: UInt64
+        var checkpointUsed = false
     }
 
     let directory: String
     let fileSystem: any LogFileSystem
     private var result = Result()
-    private var events: [EventLocation] = []
-    private var retries: [RetryKey: (attempts: Int, at: Int64)] = [:]
+    private var keys: [UInt32: String] = [:]
+    private var starts: [UInt32: TriggerStart] = [:]
     private var removed: Set<UInt32> = []
-    private var buffer: [UInt8] = []
+    /// Deliveries owed per trigger, per segment read (index in `result.segments`).
+    private var owed: [[UInt32: Int]] = []
 
     init(directory: String, fileSystem: any LogFileSystem) {
         self.directory = directory
@@ -54,134 +54,124 @@ struct LogRecovery {
     private mutating func run() throws(StorageError) -> Result {
         let numbers = try fileSystem.contentsOfDirectory(atPath: directory)
             .compactMap(SegmentedLog.number(ofFile:)).sorted()
-        for number in numbers {
-            try scan(number)
+        var problem: String?
+        let checkpoint = try LogCheckpoint.read(from: directory, fileSystem: fileSystem, problem: &problem)
+        if let problem { result.problems.append(problem) }
+        var start = LogPosition(segment: 0, offset: SegmentedLog.headerBytes)
+        if let checkpoint {
+            result.checkpointUsed = true
+            start = checkpoint.start
+            result.nextSequence = checkpoint.nextSequence
+            result.nextTriggerId = checkpoint.nextTriggerId
+            for trigger in checkpoint.triggers {
+                keys[trigger.id] = trigger.key
+                starts[trigger.id] = TriggerStart(key: trigger.key, position: trigger.position, lowestSequence: trigger.lowestSequence)
+            }
         }
-        try decodeOwedEvents()
-        for id in removed { result.triggers[id] = nil }
+        for number in numbers {
+            if number < start.segment {
+                // Before every trigger's position: nothing in it is owed.
+                try fileSystem.removeFile(atPath: "\(directory)/\(SegmentedLog.fileName(number))")
+                continue
+            }
+            try scan(number, from: number == start.segment ? start.offset : SegmentedLog.headerBytes)
+        }
+        finish(readFrom: start)
         return result
     }
 
-    // MARK: First pass
+    // MARK: Reading
 
-    private mutating func scan(_ number: UInt64) throws(StorageError) {
+    private mutating func scan(_ number: UInt64, from offset: Int) throws(StorageError) {
         let name = SegmentedLog.fileName(number)
         let path = "\(directory)/\(name)"
-        let size = try load(path)
-        guard size >= SegmentedLog.headerBytes,
-              buffer.prefix(8).elementsEqual(SegmentedLog.magic),
-              buffer.withUnsafeBytes({ UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }) == SegmentedLog.formatVersion else {
-            if size < SegmentedLog.headerBytes {
-                // A segment whose creation the crash interrupted: it holds nothing.
-                try fileSystem.removeFile(atPath: path)
-                result.problems.append("\(name): incomplete segment header (\(size) bytes); removed")
-                return
-            }
+        let descriptor = try fileSystem.openFile(atPath: path, create: false)
+        let size: Int
+        var header = [UInt8](repeating: 0, count: SegmentedLog.headerBytes)
+        do throws(StorageError) {
+            size = try fileSystem.size(of: descriptor)
+            _ = try header.withMutableStorageBytes { raw throws(StorageError) in try fileSystem.read(descriptor, into: raw, at: 0) }
+        } catch {
+            fileSystem.close(descriptor)
+            throw error
+        }
+        fileSystem.close(descriptor)
+        guard size >= SegmentedLog.headerBytes else {
+            // A segment whose creation the crash interrupted: it holds nothing.
+            try fileSystem.removeFile(atPath: path)
+            result.problems.append("\(name): incomplete segment header (\(size) bytes); removed")
+            return
+        }
+        guard header.prefix(8).elementsEqual(SegmentedLog.magic),
+              header.withUnsafeBytes({ UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }) == SegmentedLog.formatVersion else {
             throw StorageError.failed("\(path) is not a Sluice log segment of format \(SegmentedLog.formatVersion)")
         }
         let segmentIndex = result.segments.count
-        var segment = SegmentedLog.Segment(number: number, size: size, sequenceLimit: result.segments.last?.sequenceLimit ?? 0, outstanding: 0)
-        var offset = SegmentedLog.headerBytes
+        result.segments.append(SegmentedLog.Segment(number: number, size: size, sequenceLimit: result.segments.last?.sequenceLimit ?? 0,
+                                                    outstanding: 0))
+        owed.append([:])
+        var reader = try SegmentReader(number: number, path: path, fileSystem: fileSystem, from: max(offset, SegmentedLog.headerBytes), limit: size)
+        defer { reader.close() }
         var cutAt: Int?
-        var zerosFrom: Int?
-        let contents = buffer  // shares the storage; `apply` below may not touch `buffer`
-        contents.withUnsafeBytes { bytes in
-            let bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<size])
-            while offset < size {
-                switch LogRecord.frame(in: bytes, at: offset) {
-                case .record(let payload, let next):
-                    apply(payload, segment: segmentIndex, offset: offset + LogRecord.headerBytes, limit: &segment.sequenceLimit)
-                    offset = next
-                case .truncated, .damaged:
-                    if bytes[offset...].allSatisfy({ $0 == 0 }) {
-                        // The zeros written ahead of the appends: the end of the log.
-                        zerosFrom = offset
-                        offset = size
-                        break
-                    }
-                    guard let resume = nextIntactRecord(in: bytes, after: offset) else {
-                        cutAt = offset
-                        offset = size
-                        break
-                    }
-                    result.problems.append("\(name): damaged record at offset \(offset); skipped \(resume - offset) bytes to the next intact record")
-                    offset = resume
+        reading: while true {
+            switch try reader.next() {
+            case .end:
+                break reading
+            case .record:
+                reader.payload { payload in apply(payload, segment: segmentIndex) }
+            case .skipped(let from, let to):
+                result.problems.append("\(name): damaged record at offset \(from); skipped \(to - from) bytes to the next intact record")
+            case .tail(let at, let zeros):
+                if !zeros {
+                    result.problems.append("\(name): incomplete record at the end (offset \(at), \(size - at) bytes); cut off")
                 }
+                cutAt = at
             }
         }
-        if let zerosFrom {
-            let descriptor = try fileSystem.openFile(atPath: path, create: false)
-            defer { fileSystem.close(descriptor) }
-            try fileSystem.truncate(descriptor, to: zerosFrom)
-            segment.size = zerosFrom
-        }
         if let cutAt {
-            // The tail a crash interrupted: cut it off so nothing is ever appended after garbage.
+            // Zeros written ahead of the appends, or the tail a crash interrupted: cut off so
+            // nothing is ever appended after garbage.
             let descriptor = try fileSystem.openFile(atPath: path, create: false)
             defer { fileSystem.close(descriptor) }
             try fileSystem.truncate(descriptor, to: cutAt)
             try fileSystem.synchronize(descriptor)
-            result.problems.append("\(name): incomplete record at the end (offset \(cutAt), \(size - cutAt) bytes); cut off")
-            segment.size = cutAt
+            result.segments[segmentIndex].size = cutAt
         }
-        result.segments.append(segment)
     }
 
-    /// Reads a whole segment into `buffer`; returns its size.
-    private mutating func load(_ path: String) throws(StorageError) -> Int {
-        let descriptor = try fileSystem.openFile(atPath: path, create: false)
-        defer { fileSystem.close(descriptor) }
-        let size = try fileSystem.size(of: descriptor)
-        if buffer.count < size { buffer = [UInt8](repeating: 0, count: size) }
-        let fileSystem = self.fileSystem
-        let read = try buffer.withMutableStorageBytes { raw throws(StorageError) in
-            try fileSystem.read(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<size]), at: 0)
-        }
-        return read
-    }
-
-    private func nextIntactRecord(in bytes: UnsafeRawBufferPointer, after offset: Int) -> Int? {
-        var candidate = offset + 1
-        while candidate + LogRecord.headerBytes <= bytes.count {
-            if bytes[candidate] == 0x53, case .record = LogRecord.frame(in: bytes, at: candidate) { return candidate }
-            candidate += 1
-        }
-        return nil
-    }
-
-    private mutating func apply(_ payload: UnsafeRawBufferPointer, segment: Int, offset: Int, limit: inout UInt64) {
+    private mutating func apply(_ payload: UnsafeRawBufferPointer, segment: Int) {
         result.recordsRead += 1
         var reader = PayloadReader(payload)
         guard let kind = reader.read(UInt8.self).flatMap(LogRecord.Kind.init(rawValue:)) else {
-            result.problems.append("segment \(segment): record of an unknown kind at offset \(offset); skipped")
+            result.problems.append("\(SegmentedLog.fileName(result.segments[segment].number)): record of an unknown kind; skipped")
             return
         }
         switch kind {
         case .event:
             guard let sequence = reader.read(UInt64.self), let count = reader.read(UInt16.self) else { return }
-            var owed: [UInt32] = []
-            owed.reserveCapacity(Int(count))
             for _ in 0..<count {
                 guard let id = reader.read(UInt32.self) else { return }
-                owed.append(id)
+                if sequence >= (starts[id]?.lowestSequence ?? 0) { owed[segment][id, default: 0] += 1 }
             }
-            let eventOffset = offset + reader.offset
-            events.append(EventLocation(sequence: sequence, segment: segment, offset: eventOffset,
-                                        length: payload.count - reader.offset, owedTo: owed))
-            limit = max(limit, sequence)
+            result.segments[segment].sequenceLimit = max(result.segments[segment].sequenceLimit, sequence)
             result.nextSequence = max(result.nextSequence, sequence + 1)
         case .done:
-            guard let trigger = reader.read(UInt32.self), let sequence = reader.read(UInt64.self),
-                  let index = eventIndex(sequence) else { return }
-            events[index].owedTo.removeAll { $0 == trigger }
-            retries[RetryKey(trigger: trigger, sequence: sequence)] = nil
+            guard let trigger = reader.read(UInt32.self), let sequence = reader.read(UInt64.self) else { return }
+            var start = starts[trigger] ?? TriggerStart(key: "", position: LogPosition(segment: 0, offset: 0))
+            guard sequence >= start.lowestSequence, start.doneBefore.insert(sequence).inserted else { return }
+            start.retries[sequence] = nil
+            starts[trigger] = start
+            if let holder = segmentIndex(of: sequence) { owed[holder][trigger, default: 0] -= 1 }
         case .retry:
             guard let trigger = reader.read(UInt32.self), let sequence = reader.read(UInt64.self),
                   let attempts = reader.read(UInt32.self), let at = reader.read(Int64.self) else { return }
-            retries[RetryKey(trigger: trigger, sequence: sequence)] = (Int(attempts), at)
+            var start = starts[trigger] ?? TriggerStart(key: "", position: LogPosition(segment: 0, offset: 0))
+            guard sequence >= start.lowestSequence, !start.doneBefore.contains(sequence) else { return }
+            start.retries[sequence] = (Int(attempts), at)
+            starts[trigger] = start
         case .trigger:
             guard let id = reader.read(UInt32.self) else { return }
-            result.triggers[id] = String(decoding: reader.rest, as: UTF8.self)
+            keys[id] = String(decoding: reader.rest, as: UTF8.self)
             result.nextTriggerId = max(result.nextTriggerId, id + 1)
         case .triggerRemoved:
             guard let id = reader.read(UInt32.self) else { return }
@@ -189,50 +179,42 @@ struct LogRecovery {
         }
     }
 
-    /// Events are logged in sequence order, so a binary search finds one.
-    private func eventIndex(_ sequence: UInt64) -> Int? {
+    /// The segment holding event `sequence` (the first whose limit reaches it).
+    private func segmentIndex(of sequence: UInt64) -> Int? {
         var low = 0
-        var high = events.count
+        var high = result.segments.count
         while low < high {
             let middle = (low + high) / 2
-            if events[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+            if result.segments[middle].sequenceLimit >= sequence { high = middle } else { low = middle + 1 }
         }
-        return low < events.count && events[low].sequence == sequence ? low : nil
+        return low < result.segments.count ? low : nil
     }
 
-    // MARK: Second pass
+    // MARK: The outcome
 
-    private mutating func decodeOwedEvents() throws(StorageError) {
-        var loadedSegment = -1
-        for location in events {
-            let owed = location.owedTo.filter { !removed.contains($0) && result.triggers[$0] != nil }
-            if owed.count < location.owedTo.count {
-                let unknown = location.owedTo.filter { result.triggers[$0] == nil && !removed.contains($0) }
-                if !unknown.isEmpty {
-                    result.problems.append("event \(location.sequence): owed to unknown trigger ids \(unknown); dropped for them")
-                }
+    /// Live triggers, their starts (never before the first segment left), and what each
+    /// segment still holds owed.
+    private mutating func finish(readFrom start: LogPosition) {
+        let first = result.segments.first.map { LogPosition(segment: $0.number, offset: SegmentedLog.headerBytes) } ?? start
+        for (id, key) in keys where !removed.contains(id) {
+            var trigger = starts[id] ?? TriggerStart(key: key, position: start)
+            trigger.key = key
+            if trigger.position.segment == 0 { trigger.position = start }
+            trigger.position = max(trigger.position, first)
+            result.triggers[id] = trigger
+        }
+        for index in result.segments.indices {
+            for (id, count) in owed[index] where count > 0 && result.triggers[id] != nil {
+                result.segments[index].outstanding += count
+                result.triggers[id]?.owed += count
             }
-            if owed.isEmpty { continue }
-            if loadedSegment != location.segment {
-                _ = try load("\(directory)/\(SegmentedLog.fileName(result.segments[location.segment].number))")
-                loadedSegment = location.segment
-            }
-            let decoded = buffer.withUnsafeBytes { raw -> CloudEvent? in
-                CloudEvent(storageBytes: UnsafeRawBufferPointer(rebasing: raw[location.offset..<(location.offset + location.length)]))
-            }
-            guard let event = decoded else {
-                result.problems.append("event \(location.sequence): stored bytes do not decode; skipped")
-                continue
-            }
-            result.segments[location.segment].outstanding += owed.count
-            for trigger in owed {
-                var stored = StoredEvent(event: event, position: StreamPosition(offset: location.sequence))
-                if let retry = retries[RetryKey(trigger: trigger, sequence: location.sequence)] {
-                    stored.attemptsMade = retry.attempts
-                    stored.nextAttemptAt = retry.at
-                }
-                result.pending[trigger, default: []].append(stored)
-            }
+        }
+        var unknown: [UInt32: Int] = [:]
+        for segment in owed {
+            for (id, count) in segment where count > 0 && result.triggers[id] == nil && !removed.contains(id) { unknown[id, default: 0] += count }
+        }
+        for (id, count) in unknown.sorted(by: { $0.key < $1.key }) {
+            result.problems.append("\(count) events owed to unknown trigger id \(id); dropped for it")
         }
     }
 }

@@ -38,6 +38,21 @@ final class SegmentedLog {
     /// Bytes of all segment files.
     var diskBytes: Int { segments.reduce(0) { $0 + $1.size } }
 
+    /// Where the next append goes: the end of the active segment.
+    var end: LogPosition {
+        LogPosition(segment: segments.last?.number ?? 0, offset: segments.last?.size ?? SegmentedLog.headerBytes)
+    }
+
+    /// The bytes written to segment `number`; nil when it is gone.
+    func size(of number: UInt64) -> Int? {
+        segments.first { $0.number == number }?.size
+    }
+
+    /// The first segment after `number` (gone ones are skipped); nil after the active one.
+    func segment(after number: UInt64) -> UInt64? {
+        segments.first { $0.number > number }?.number
+    }
+
     /// Takes over the segments recovery found (their files are closed); appends go to a new one.
     init(directory: String, fileSystem: any LogFileSystem, segmentBytes: Int, recovered: [Segment]) {
         self.directory = directory
