@@ -44,7 +44,7 @@ public final class BrokerMetrics: Sendable {
 
 /// A durable store's counters as metrics.
 private final class StorageFeeds: Sendable {
-    let written, syncs, failures, reclaimed: CounterFeed
+    let written, syncs, failures, reclaimed, readBack, checkpoints: CounterFeed
     let diskBytes: CoreMetrics.Gauge
 
     init(labels: [(String, String)], factory: any MetricsFactory) {
@@ -52,6 +52,8 @@ private final class StorageFeeds: Sendable {
         syncs = CounterFeed(label: "sluice_storage_syncs_total", dimensions: labels, factory: factory)
         failures = CounterFeed(label: "sluice_storage_failures_total", dimensions: labels, factory: factory)
         reclaimed = CounterFeed(label: "sluice_storage_segments_reclaimed_total", dimensions: labels, factory: factory)
+        readBack = CounterFeed(label: "sluice_storage_events_read_back_total", dimensions: labels, factory: factory)
+        checkpoints = CounterFeed(label: "sluice_storage_checkpoints_total", dimensions: labels, factory: factory)
         diskBytes = CoreMetrics.Gauge(label: "sluice_storage_disk_bytes", dimensions: labels, factory: factory)
     }
 
@@ -60,11 +62,13 @@ private final class StorageFeeds: Sendable {
         syncs.update(total: store.syncs.load(ordering: .relaxed))
         failures.update(total: store.failures.load(ordering: .relaxed))
         reclaimed.update(total: store.segmentsReclaimed.load(ordering: .relaxed))
+        readBack.update(total: store.eventsReadBack.load(ordering: .relaxed))
+        checkpoints.update(total: store.checkpoints.load(ordering: .relaxed))
         diskBytes.record(store.diskBytes.load(ordering: .relaxed))
     }
 
     func destroy() {
-        for feed in [written, syncs, failures, reclaimed] { feed.destroy() }
+        for feed in [written, syncs, failures, reclaimed, readBack, checkpoints] { feed.destroy() }
         diskBytes.destroy()
     }
 }

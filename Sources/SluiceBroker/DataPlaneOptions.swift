@@ -10,7 +10,8 @@ public struct DataPlaneOptions: Sendable {
 
     public var storage: Storage = .memory
     public var clusterDomain = "cluster.local"
-    /// Events a trigger may hold (waiting and in flight) before its broker answers 503.
+    /// Events a trigger holds in memory (waiting and in flight): on disk more wait in the log,
+    /// in memory the broker answers 503.
     public var maxEventsPerTrigger = 10_000
     /// Bytes of events a broker may hold in memory.
     public var maxBrokerBytes = 256 * 1024 * 1024

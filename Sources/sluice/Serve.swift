@@ -40,10 +40,10 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Largest request body accepted, in bytes (larger ones get 413).")
     var maxBodyBytes: Int = 4 * 1024 * 1024
 
-    @Option(name: .long, help: "Events a trigger may hold (waiting and in flight) before its broker answers 503.")
+    @Option(name: .long, help: "Events a trigger holds in memory (waiting and in flight): on disk more wait in the log, in memory the broker answers 503.")
     var maxEventsPerTrigger: Int = 10_000
 
-    @Option(name: .long, help: "Bytes of undelivered events a broker may hold in memory before answering 503.")
+    @Option(name: .long, help: "Bytes of undelivered events a broker holds in memory: on disk more wait in the log, in memory it answers 503.")
     var maxBrokerBytes: Int = 256 * 1024 * 1024
 
     @Option(name: .long, help: "Bytes of log a broker may keep on disk (--storage disk) before answering 503.")

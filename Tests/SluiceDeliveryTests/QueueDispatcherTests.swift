@@ -1,5 +1,5 @@
 import SluiceCloudEvents
-import SluiceDelivery
+@testable import SluiceDelivery
 import SluiceHTTP
 import SluiceIO
 import SluiceStorage
@@ -64,5 +64,23 @@ struct QueueDispatcherTests {
         scheduler.runReady()
         #expect(transport.sent.isEmpty)
         #expect(queue.depth == 2)
+    }
+}
+
+@Suite("AdaptiveWindow: fewer deliveries at once to a failing subscriber")
+struct AdaptiveWindowTests {
+    @Test func failuresHalveItOncePerRoundAndSuccessesGrowItBack() {
+        var window = AdaptiveWindow(limit: 100)
+        #expect(window.allowed == 100)
+        window.failed(at: 1_000)
+        #expect(window.allowed == 50)
+        for offset in 1...99 { window.failed(at: 1_000 + Int64(offset)) }
+        #expect(window.allowed == 50, "failures of one round count once")
+        for round in 1...10 { window.failed(at: 1_000 + Int64(round) * AdaptiveWindow.roundMilliseconds) }
+        #expect(window.allowed == 1, "never below one")
+        for _ in 0..<10 { window.succeeded() }
+        #expect(window.allowed == 11)
+        for _ in 0..<500 { window.succeeded() }
+        #expect(window.allowed == 100, "never above the limit")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import SluiceCloudEvents
-import SluiceStorage
+@testable import SluiceStorage
 import Testing
 
 /// Takes and finishes events of `queue` one by one until `count` were delivered or none
@@ -156,5 +156,20 @@ struct DiskBacklogTests {
         #expect(segments(directory).count > 2)
         disk.retainOnly(triggers: ["ns/kept"])
         #expect(eventually { segments(directory).count == 1 }, "\(segments(directory))")
+    }
+}
+
+@Suite("DrainEstimate: Retry-After at the disk bound")
+struct DrainEstimateTests {
+    @Test func retryAfterFollowsTheRateEventsAreFinished() {
+        var estimate = DrainEstimate()
+        #expect(estimate.update(now: 1_000_000_000, owedInOldestSegment: 100) == nil)
+        estimate.finished = 50
+        #expect(estimate.update(now: 1_500_000_000, owedInOldestSegment: 100) == nil, "once a second")
+        #expect(estimate.update(now: 2_000_000_000, owedInOldestSegment: 100) == 2, "50 finished a second: 100 owed take 2 s")
+        #expect(estimate.update(now: 3_000_000_000, owedInOldestSegment: 100) == 4, "smoothed: 25 a second")
+        #expect(estimate.update(now: 4_000_000_000, owedInOldestSegment: 100_000) == 60, "at most a minute")
+        for second in 5...20 { _ = estimate.update(now: UInt64(second) * 1_000_000_000, owedInOldestSegment: 100) }
+        #expect(estimate.update(now: 21_000_000_000, owedInOldestSegment: 100) == DrainEstimate.stalledSeconds, "nothing finishes")
     }
 }

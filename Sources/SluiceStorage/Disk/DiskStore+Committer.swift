@@ -22,6 +22,9 @@ extension DiskStore {
             }
             for id in taken.removed { releaseBacklog(of: id) }
             refillBacklogs()
+            if let seconds = drain.update(now: Monotonic.now(), owedInOldestSegment: log.segments.first?.outstanding ?? 0) {
+                fullRetryAfter.store(seconds, ordering: .relaxed)
+            }
             if taken.closed {
                 writeCheckpoint()
                 return
@@ -145,6 +148,7 @@ extension DiskStore {
 
     /// Releases the segments of finished deliveries and deletes the ones nothing needs.
     func release(_ done: [Acknowledgement]) {
+        drain.finished += done.count
         for acknowledgement in done {
             log.release(sequence: acknowledgement.sequence)
             ledgers[acknowledgement.trigger]?.done(acknowledgement.sequence)
@@ -165,5 +169,30 @@ extension DiskStore {
         logger.error("writing the event log failed; requests are answered 503 until it works again", metadata: [
             "directory": "\(options.directory)", "reason": "\(error)",
         ])
+    }
+}
+
+/// How fast a broker's triggers finish events, and so how long until the oldest segment is
+/// free: what a producer refused at the disk bound is told to wait. Sampled once a second,
+/// smoothed, on the committer.
+struct DrainEstimate {
+    var finished = 0
+    private var sampleStart: UInt64 = 0
+    private var rate = 0.0
+    /// When nothing finishes (every subscriber down), producers are asked to wait this long.
+    static let stalledSeconds = 30
+
+    /// The Retry-After seconds once per second (nil between samples), for `owed` deliveries
+    /// left in the oldest segment.
+    mutating func update(now: UInt64, owedInOldestSegment owed: Int) -> Int? {
+        if sampleStart == 0 { sampleStart = now }
+        let elapsed = now &- sampleStart
+        guard elapsed >= 1_000_000_000 else { return nil }
+        let sampled = Double(finished) / (Double(elapsed) / 1e9)
+        rate = rate == 0 ? sampled : 0.5 * rate + 0.5 * sampled
+        finished = 0
+        sampleStart = now
+        guard rate > 0.1 else { return DrainEstimate.stalledSeconds }
+        return min(60, max(1, Int((Double(owed) / rate).rounded(.up))))
     }
 }

@@ -57,6 +57,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     var lastCheckpoint: UInt64 = 0
     var changedSinceCheckpoint = false
     var lastReadFailureLogged: UInt64 = 0
+    var drain = DrainEstimate()
 
     /// Opens (creating if needed) the log in `options.directory` and recovers what it holds.
     public init(options: Options, logger: Logger = Logger(label: "sluice.storage")) throws(StorageError) {
@@ -99,9 +100,10 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     public var metrics: StorageMetrics? { counters }
     public var fullQueuesRefuse: Bool { false }
 
-    /// How long a producer refused at the disk bound should wait: space comes back only when
-    /// every trigger is done with the oldest segment, which takes longer than a queue place.
-    static let diskFullRetryAfterSeconds = 5
+    /// How long a producer refused at the disk bound is asked to wait, in seconds: space comes
+    /// back when the triggers are done with the oldest segment, so the committer estimates
+    /// that from the rate they finish events (`updateDrainEstimate`). 5 until it knows.
+    let fullRetryAfter = Atomic<Int>(5)
 
     // MARK: Triggers
 
@@ -166,7 +168,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
         let onDisk = counters.diskBytes.load(ordering: .relaxed)
         if onDisk + pendingBytes.add(records.count, ordering: .relaxed).newValue > options.maxDiskBytes {
             pendingBytes.subtract(records.count, ordering: .relaxed)
-            completion(.full(retryAfterSeconds: DiskStore.diskFullRetryAfterSeconds))
+            completion(.full(retryAfterSeconds: fullRetryAfter.load(ordering: .relaxed)))
             return
         }
         let write = PendingWrite(records: records, eventOffsets: offsets, entries: admitted, completion: completion)

@@ -4,7 +4,7 @@
 //   sluice-bench queue [ITEMS]                 lock-free queue vs Mutex+Deque, 2 producers 1 consumer
 //   sluice-bench match [TRIGGERS]              trigger matching cost per event, and per filter dialect
 //   sluice-bench cesql                         CESQL evaluation cost and allocations per evaluation
-//   sluice-bench recovery DIR [EVENTS]         fill a disk store with EVENTS owed events, then time reopening it
+//   sluice-bench recovery DIR [EVENTS]         a backlog of EVENTS on disk: memory, reopening, reading it back, a checkpoint
 import Glibc
 
 let arguments = Array(CommandLine.arguments.dropFirst())
