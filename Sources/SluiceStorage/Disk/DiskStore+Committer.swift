@@ -29,9 +29,14 @@ extension DiskStore {
                 writeCheckpoint()
                 return
             }
-            if changedSinceCheckpoint && Monotonic.now() &- lastCheckpoint >= options.checkpointInterval.nanoseconds {
+            // Idle-time work: the checkpoint (unless overdue, it waits for a moment without
+            // requests) and zeros ahead of the appends.
+            let sinceCheckpoint = Monotonic.now() &- lastCheckpoint
+            let interval = options.checkpointInterval.nanoseconds
+            if changedSinceCheckpoint && sinceCheckpoint >= interval && (!work.withLock { $0.hasEvents } || sinceCheckpoint >= 5 * interval) {
                 writeCheckpoint()
             }
+            log.prepareAhead { !work.withLock { $0.hasEvents } }
         }
     }
 
@@ -137,10 +142,11 @@ extension DiskStore {
         }
     }
 
-    /// Puts `stored` in `queue`'s window if the window and the broker's memory have room.
+    /// Puts `stored` in `queue`'s window if the window and the broker's memory have room. An
+    /// empty window always takes one, so an event larger than the memory bound still moves.
     func take(_ stored: StoredEvent, into queue: RingTriggerQueue) -> Bool {
         let cost = EventBounds.cost(stored.event)
-        guard memoryBytes.load(ordering: .relaxed) + cost <= options.maxMemoryBytes, queue.tryHold() else { return false }
+        guard queue.depth == 0 || memoryBytes.load(ordering: .relaxed) + cost <= options.maxMemoryBytes, queue.tryHold() else { return false }
         memoryBytes.add(cost, ordering: .relaxed)
         queue.push(stored)
         return true

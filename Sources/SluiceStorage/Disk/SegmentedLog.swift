@@ -32,7 +32,13 @@ final class SegmentedLog {
     /// only, not a metadata update too: on ext4 that halves its cost (about 280 → 155 µs on
     /// this machine). Recovery reads the zeros after the last record as the end of the log.
     private var preparedEnd = 0
-    static let preparationStep = 8 << 20
+    /// Zeros are written and synced in the committer's idle time, keeping between 2 and 4 MiB
+    /// ahead of the appends, so a request never waits behind a zero-fill, nor behind an
+    /// fdatasync that has to flush one (fdatasync writes every dirty page of the file). An
+    /// append that outruns them writes one step inline.
+    static let preparedLow = 2 << 20
+    static let preparedHigh = 4 << 20
+    static let preparationStep = 1 << 20
     private static let zeros = [UInt8](repeating: 0, count: 64 * 1024)
 
     /// Bytes of all segment files.
@@ -137,11 +143,25 @@ final class SegmentedLog {
         }
     }
 
-    /// Writes zeros from `preparedEnd` up to a step past `end` (not past the segment's size).
+    /// Writes zeros ahead of the appends once fewer than `preparedLow` bytes are left, 256 KiB
+    /// at a time while `idle` says no request waits, up to `preparedHigh` past the end (not past
+    /// the segment's size), then syncs them.
+    func prepareAhead(while idle: () -> Bool) {
+        guard active >= 0, !mustRoll, let last = segments.last, preparedEnd < segmentBytes,
+              preparedEnd - last.size < SegmentedLog.preparedLow else { return }
+        let target = min(last.size + SegmentedLog.preparedHigh, segmentBytes)
+        let before = preparedEnd
+        while preparedEnd < target, idle() {
+            prepare(through: min(target, preparedEnd + 4 * SegmentedLog.zeros.count), step: 0)
+        }
+        if preparedEnd > before { try? fileSystem.synchronize(active) }
+    }
+
+    /// Writes zeros from `preparedEnd` up to `step` past `end` (not past the segment's size).
     /// Only an optimisation: when it fails (a full disk), appends go on past the zeros and
     /// meet the error themselves.
-    private func prepare(through end: Int) {
-        let target = min(max(end, preparedEnd + SegmentedLog.preparationStep), max(end, segmentBytes))
+    private func prepare(through end: Int, step: Int = SegmentedLog.preparationStep) {
+        let target = min(max(end, preparedEnd + step), max(end, segmentBytes))
         while preparedEnd < target {
             let count = min(SegmentedLog.zeros.count, target - preparedEnd)
             do throws(StorageError) {

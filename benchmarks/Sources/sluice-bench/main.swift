@@ -4,6 +4,7 @@
 //   sluice-bench queue [ITEMS]                 lock-free queue vs Mutex+Deque, 2 producers 1 consumer
 //   sluice-bench match [TRIGGERS]              trigger matching cost per event, and per filter dialect
 //   sluice-bench cesql                         CESQL evaluation cost and allocations per evaluation
+//   sluice-bench latency URL RATE SECONDS SINKPORT  post RATE events/s to URL, be their subscriber; p50/p99/max
 //   sluice-bench recovery DIR [EVENTS]         a backlog of EVENTS on disk: memory, reopening, reading it back, a checkpoint
 import Glibc
 
@@ -22,6 +23,9 @@ case "cesql":
 case "recovery":
     guard arguments.count >= 2 else { usage() }
     try runRecoveryBenchmark(directory: arguments[1], events: arguments.count > 2 ? Int(arguments[2]) ?? 1_000_000 : 1_000_000)
+case "latency":
+    guard arguments.count >= 5, let rate = Int(arguments[2]), let seconds = Double(arguments[3]), let sinkPort = Int(arguments[4]) else { usage() }
+    try runLatency(url: arguments[1], rate: rate, seconds: seconds, sinkPort: sinkPort)
 case "match":
     try runMatchBenchmark(triggers: arguments.count > 1 ? Int(arguments[1]) ?? 1000 : 1000)
 default:
@@ -29,6 +33,6 @@ default:
 }
 
 func usage() -> Never {
-    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS] | match [TRIGGERS] | cesql | recovery DIR [EVENTS]")
+    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS] | match [TRIGGERS] | cesql | latency URL RATE SECONDS SINKPORT | recovery DIR [EVENTS]")
     exit(2)
 }
