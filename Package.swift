@@ -111,7 +111,12 @@ let package = Package(
         ),
         .target(
             name: "SluiceStorage",
-            dependencies: ["SluiceIO", "SluiceCloudEvents", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SluiceIO",
+                "SluiceCloudEvents",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
             swiftSettings: fast
         ),
         .target(

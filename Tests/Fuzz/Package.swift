@@ -5,6 +5,7 @@
 //   Tests/Fuzz/.build/release/http-fuzz -max_total_time=60 Tests/Fuzz/corpus/http
 //   Tests/Fuzz/.build/release/cesql-fuzz -max_total_time=60 Tests/Fuzz/corpus/cesql
 //   Tests/Fuzz/.build/release/message-fuzz -max_total_time=60 Tests/Fuzz/corpus/message
+//   Tests/Fuzz/.build/release/log-fuzz -max_total_time=60 Tests/Fuzz/corpus/log
 import PackageDescription
 
 let package = Package(
@@ -28,6 +29,13 @@ let package = Package(
                 .product(name: "SluiceCloudEvents", package: "sluice"),
                 .product(name: "SluiceCloudEventsKafka", package: "sluice"),
                 .product(name: "SluiceCloudEventsAMQP", package: "sluice"),
+            ]
+        ),
+        .executableTarget(
+            name: "log-fuzz",
+            dependencies: [
+                .product(name: "SluiceIO", package: "sluice"),
+                .product(name: "SluiceStorage", package: "sluice"),
             ]
         ),
     ]

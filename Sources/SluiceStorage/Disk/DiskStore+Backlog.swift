@@ -189,7 +189,8 @@ struct BacklogRecord {
     init?(_ payload: UnsafeRawBufferPointer, owedTo trigger: UInt32) {
         var reader = PayloadReader(payload)
         guard reader.read(UInt8.self) == LogRecord.Kind.event.rawValue,
-              let sequence = reader.read(UInt64.self), let count = reader.read(UInt16.self) else { return nil }
+              let sequence = reader.read(UInt64.self), sequence < LogRecovery.sequenceLimit,
+              let count = reader.read(UInt16.self) else { return nil }
         var owed = false
         for _ in 0..<count {
             guard let id = reader.read(UInt32.self) else { return nil }

@@ -50,12 +50,20 @@ extension DiskStore {
         }
     }
 
-    /// Writes one batch: control records, then every request's events (numbered here, in
-    /// log order), then done records; syncs when it holds events; then hands the events to
+    /// Writes one batch: control records, done records, then every request's events (numbered
+    /// here, in log order); syncs when it holds events; then hands the events to
     /// their triggers and completes the requests, or fails them all.
     private func commit(_ taken: inout PendingWork, sync: Bool) {
         batch.removeAll(keepingCapacity: true)
         batch += taken.controls
+        // Done records before the events: they are about earlier events, and a restart that
+        // starts reading at the oldest event owed then skips them.
+        for done in taken.done {
+            let start = LogRecord.begin(.done, in: &batch)
+            batch.appendLittleEndian(done.trigger)
+            batch.appendLittleEndian(done.sequence)
+            LogRecord.end(start, in: &batch)
+        }
         var firstSequences: [UInt64] = []
         firstSequences.reserveCapacity(taken.writes.count)
         var writeStarts: [Int] = []
@@ -74,12 +82,6 @@ extension DiskStore {
             }
             eventBytes += taken.writes[index].records.count
             batch += taken.writes[index].records
-        }
-        for done in taken.done {
-            let start = LogRecord.begin(.done, in: &batch)
-            batch.appendLittleEndian(done.trigger)
-            batch.appendLittleEndian(done.sequence)
-            LogRecord.end(start, in: &batch)
         }
         let batchStart: LogPosition
         do throws(StorageError) {

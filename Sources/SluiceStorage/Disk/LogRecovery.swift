@@ -55,9 +55,16 @@ struct LogRecovery {
         let numbers = try fileSystem.contentsOfDirectory(atPath: directory)
             .compactMap(SegmentedLog.number(ofFile:)).sorted()
         var problem: String?
-        let checkpoint = try LogCheckpoint.read(from: directory, fileSystem: fileSystem, problem: &problem)
+        var checkpoint = try LogCheckpoint.read(from: directory, fileSystem: fileSystem, problem: &problem)
         if let problem { result.problems.append(problem) }
         var start = LogPosition(segment: 0, offset: SegmentedLog.headerBytes)
+        if let found = checkpoint, found.nextSequence >= LogRecovery.sequenceLimit || found.nextTriggerId >= LogRecovery.triggerIdLimit
+            || found.triggers.contains(where: { $0.id == 0 || $0.id >= LogRecovery.triggerIdLimit })
+            // The segment that was active when it was taken is never deleted.
+            || !numbers.contains(found.logEnd.segment) {
+            result.problems.append("\(LogCheckpoint.fileName) does not match the log; reading the whole log")
+            checkpoint = nil
+        }
         if let checkpoint {
             result.checkpointUsed = true
             start = checkpoint.start
@@ -143,12 +150,13 @@ struct LogRecovery {
         result.recordsRead += 1
         var reader = PayloadReader(payload)
         guard let kind = reader.read(UInt8.self).flatMap(LogRecord.Kind.init(rawValue:)) else {
-            result.problems.append("\(SegmentedLog.fileName(result.segments[segment].number)): record of an unknown kind; skipped")
-            return
+            return problem("a record of an unknown kind", segment: segment)
         }
         switch kind {
         case .event:
-            guard let sequence = reader.read(UInt64.self), let count = reader.read(UInt16.self) else { return }
+            guard let sequence = reader.read(UInt64.self), sequence < LogRecovery.sequenceLimit, let count = reader.read(UInt16.self) else {
+                return problem("an event record with a broken head", segment: segment)
+            }
             for _ in 0..<count {
                 guard let id = reader.read(UInt32.self) else { return }
                 if sequence >= (starts[id]?.lowestSequence ?? 0) { owed[segment][id, default: 0] += 1 }
@@ -170,13 +178,24 @@ struct LogRecovery {
             start.retries[sequence] = (Int(attempts), at)
             starts[trigger] = start
         case .trigger:
-            guard let id = reader.read(UInt32.self) else { return }
+            guard let id = reader.read(UInt32.self), id > 0, id < LogRecovery.triggerIdLimit else {
+                return problem("a trigger record with an impossible id", segment: segment)
+            }
             keys[id] = String(decoding: reader.rest, as: UTF8.self)
             result.nextTriggerId = max(result.nextTriggerId, id + 1)
         case .triggerRemoved:
             guard let id = reader.read(UInt32.self) else { return }
             removed.insert(id)
         }
+    }
+
+    /// Sequences and trigger ids count up from 1 by one; values near the top of their type can
+    /// only come from damage, and would overflow where they are counted on.
+    static let sequenceLimit = UInt64.max / 2
+    static let triggerIdLimit = UInt32.max / 2
+
+    private mutating func problem(_ text: String, segment: Int) {
+        result.problems.append("\(SegmentedLog.fileName(result.segments[segment].number)): \(text); skipped")
     }
 
     /// The segment holding event `sequence` (the first whose limit reaches it).
