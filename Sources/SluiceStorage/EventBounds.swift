@@ -1,9 +1,10 @@
 import SluiceCloudEvents
 import Synchronization
 
-/// The bounds of events held in memory, shared by both stores: bytes across the broker, and a
-/// place in each trigger's queue. A request is admitted whole or refused whole, so an event
-/// goes to all of its triggers or to none; a queue removed by a reload meanwhile is skipped.
+/// The memory store's bounds: bytes across the broker, and a place in each trigger's queue. A
+/// request is admitted whole or refused whole, so an event goes to all of its triggers or to
+/// none; a queue removed by a reload meanwhile is skipped. (The disk store bounds memory too,
+/// with the same `cost`, but sends what does not fit to the log instead of refusing it.)
 final class EventBounds: Sendable {
     let maxBytes: Int
     /// How long a producer refused for a full queue or full memory should wait: deliveries
