@@ -66,9 +66,4 @@ final class EventBounds: Sendable {
     func finished(_ event: CloudEvent) {
         bytes.subtract(EventBounds.cost(event), ordering: .relaxed)
     }
-
-    /// Events recovered from disk, held from the start.
-    func hold(recovered events: [StoredEvent]) {
-        bytes.add(events.reduce(0) { $0 + EventBounds.cost($1.event) }, ordering: .relaxed)
-    }
 }

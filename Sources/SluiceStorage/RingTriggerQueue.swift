@@ -35,17 +35,13 @@ public final class RingTriggerQueue: TriggerQueue, @unchecked Sendable {  // wak
     /// the committer for more.
     private let behind = Atomic<Bool>(false)
 
-    /// A queue holding at most `capacity` events, starting with `recovered` (which may exceed
-    /// the capacity when the limit was lowered across a restart; new events wait until the
-    /// queue drains below it).
-    init(key: String, id: UInt32 = 0, capacity: Int, owner: any TriggerQueueOwner, recovered: [StoredEvent] = []) {
+    /// A queue holding at most `capacity` events.
+    init(key: String, id: UInt32 = 0, capacity: Int, owner: any TriggerQueueOwner) {
         self.key = key
         self.id = id
         self.capacity = capacity
         self.owner = owner
-        ring = MPMCQueue(capacity: max(capacity, recovered.count))
-        for event in recovered { _ = ring.tryEnqueue(event) }
-        held.store(recovered.count, ordering: .relaxed)
+        ring = MPMCQueue(capacity: capacity)
     }
 
     public var depth: Int { held.load(ordering: .relaxed) }

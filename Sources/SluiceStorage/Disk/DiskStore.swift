@@ -102,7 +102,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
 
     /// How long a producer refused at the disk bound is asked to wait, in seconds: space comes
     /// back when the triggers are done with the oldest segment, so the committer estimates
-    /// that from the rate they finish events (`updateDrainEstimate`). 5 until it knows.
+    /// that from the rate they finish events (`DrainEstimate`). 5 until it knows.
     let fullRetryAfter = Atomic<Int>(5)
 
     // MARK: Triggers
