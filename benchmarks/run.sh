@@ -153,8 +153,9 @@ RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$SERVE_PID/status)
 echo "RSS after 3 s of 32-connection load and 1 s idle: $((RSS_KB / 1024)).$(((RSS_KB % 1024) * 10 / 1024)) MB (${RSS_KB} kB)"
 kill "$SERVE_PID" 2>/dev/null || true
 
-# Reads a counter or gauge (summed over its labels) from a metrics endpoint.
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v name="$2" 'index($0, name"{") == 1 {sum += $2} END {print sum + 0}'; }
+# Reads a counter or gauge from a metrics endpoint, summed over its labels (over the lines
+# containing $3, when given).
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v name="$2" -v only="${3:-}" 'index($0, name"{") == 1 && index($0, only) {sum += $2} END {print sum + 0}'; }
 
 # A trigger manifest for broker bench/default delivering to $1.
 one_trigger() {
@@ -316,10 +317,10 @@ fast_rates() {
     start_broker "$1" disk
     local accepted_before delivered_before accepted delivered
     accepted_before=$(metric "$BROKER_METRICS_PORT" sluice_broker_events_accepted_total)
-    delivered_before=$(curl -s "http://127.0.0.1:$BROKER_METRICS_PORT/metrics" | awk 'index($0, "sluice_trigger_events_delivered_total{") == 1 && /only/ {sum += $2} END {print sum + 0}')
+    delivered_before=$(metric "$BROKER_METRICS_PORT" sluice_trigger_events_delivered_total '"only"')
     drive "http://127.0.0.1:$BROKER_PORT/bench/default" >/dev/null
     accepted=$(metric "$BROKER_METRICS_PORT" sluice_broker_events_accepted_total)
-    delivered=$(curl -s "http://127.0.0.1:$BROKER_METRICS_PORT/metrics" | awk 'index($0, "sluice_trigger_events_delivered_total{") == 1 && /only/ {sum += $2} END {print sum + 0}')
+    delivered=$(metric "$BROKER_METRICS_PORT" sluice_trigger_events_delivered_total '"only"')
     kill "$BROKER_PID"
     wait "$BROKER_PID" 2>/dev/null || true
     echo "$(( (accepted - accepted_before) / SECONDS_PER_RUN )) $(( (delivered - delivered_before) / SECONDS_PER_RUN ))"

@@ -37,6 +37,8 @@ struct LogRecovery {
     private var result = Result()
     private var keys: [UInt32: String] = [:]
     private var starts: [UInt32: TriggerStart] = [:]
+    /// Where reading starts, and so where a trigger the checkpoint does not name starts too.
+    private var readFrom = LogPosition(segment: 0, offset: SegmentedLog.headerBytes)
     private var removed: Set<UInt32> = []
     /// Deliveries owed per trigger, per segment read (index in `result.segments`).
     private var owed: [[UInt32: Int]] = []
@@ -57,7 +59,6 @@ struct LogRecovery {
         var problem: String?
         var checkpoint = try LogCheckpoint.read(from: directory, fileSystem: fileSystem, problem: &problem)
         if let problem { result.problems.append(problem) }
-        var start = LogPosition(segment: 0, offset: SegmentedLog.headerBytes)
         if let found = checkpoint, found.nextSequence >= LogRecovery.sequenceLimit || found.nextTriggerId >= LogRecovery.triggerIdLimit
             || found.triggers.contains(where: { $0.id == 0 || $0.id >= LogRecovery.triggerIdLimit })
             // The segment that was active when it was taken is never deleted.
@@ -67,7 +68,7 @@ struct LogRecovery {
         }
         if let checkpoint {
             result.checkpointUsed = true
-            start = checkpoint.start
+            readFrom = checkpoint.start
             result.nextSequence = checkpoint.nextSequence
             result.nextTriggerId = checkpoint.nextTriggerId
             for trigger in checkpoint.triggers {
@@ -76,14 +77,14 @@ struct LogRecovery {
             }
         }
         for number in numbers {
-            if number < start.segment {
+            if number < readFrom.segment {
                 // Before every trigger's position: nothing in it is owed.
                 try fileSystem.removeFile(atPath: "\(directory)/\(SegmentedLog.fileName(number))")
                 continue
             }
-            try scan(number, from: number == start.segment ? start.offset : SegmentedLog.headerBytes)
+            try scan(number, from: number == readFrom.segment ? readFrom.offset : SegmentedLog.headerBytes)
         }
-        finish(readFrom: start)
+        finish()
         return result
     }
 
@@ -165,7 +166,7 @@ struct LogRecovery {
             result.nextSequence = max(result.nextSequence, sequence + 1)
         case .done:
             guard let trigger = reader.read(UInt32.self), let sequence = reader.read(UInt64.self) else { return }
-            var start = starts[trigger] ?? TriggerStart(key: "", position: LogPosition(segment: 0, offset: 0))
+            var start = starts[trigger] ?? TriggerStart(key: "", position: readFrom)
             guard sequence >= start.lowestSequence, start.doneBefore.insert(sequence).inserted else { return }
             start.retries[sequence] = nil
             starts[trigger] = start
@@ -173,7 +174,7 @@ struct LogRecovery {
         case .retry:
             guard let trigger = reader.read(UInt32.self), let sequence = reader.read(UInt64.self),
                   let attempts = reader.read(UInt32.self), let at = reader.read(Int64.self) else { return }
-            var start = starts[trigger] ?? TriggerStart(key: "", position: LogPosition(segment: 0, offset: 0))
+            var start = starts[trigger] ?? TriggerStart(key: "", position: readFrom)
             guard sequence >= start.lowestSequence, !start.doneBefore.contains(sequence) else { return }
             start.retries[sequence] = (Int(attempts), at)
             starts[trigger] = start
@@ -213,12 +214,11 @@ struct LogRecovery {
 
     /// Live triggers, their starts (never before the first segment left), and what each
     /// segment still holds owed.
-    private mutating func finish(readFrom start: LogPosition) {
-        let first = result.segments.first.map { LogPosition(segment: $0.number, offset: SegmentedLog.headerBytes) } ?? start
+    private mutating func finish() {
+        let first = result.segments.first.map { LogPosition(segment: $0.number, offset: SegmentedLog.headerBytes) } ?? readFrom
         for (id, key) in keys where !removed.contains(id) {
-            var trigger = starts[id] ?? TriggerStart(key: key, position: start)
+            var trigger = starts[id] ?? TriggerStart(key: key, position: readFrom)
             trigger.key = key
-            if trigger.position.segment == 0 { trigger.position = start }
             trigger.position = max(trigger.position, first)
             result.triggers[id] = trigger
         }
