@@ -151,8 +151,8 @@ extension DiskStore {
     // MARK: Checkpoint
 
     /// Notes where every trigger stands, so a restart starts reading there.
-    func writeCheckpoint() {
-        lastCheckpoint = Monotonic.now()
+    /// Notes where every trigger stands, in the background unless `waiting` (at close).
+    func writeCheckpoint(waiting: Bool = false) {
         // The positions it names must be on disk before it is.
         if unsynced {
             do throws(StorageError) {
@@ -170,13 +170,13 @@ extension DiskStore {
         }
         let checkpoint = LogCheckpoint(nextSequence: nextSequence, nextTriggerId: nextId, logEnd: end.position,
                                        triggers: triggers.sorted { $0.id < $1.id })
-        do throws(StorageError) {
-            try checkpoint.write(to: options.directory, fileSystem: options.fileSystem)
-            changedSinceCheckpoint = false
-            counters.checkpoints.add(1, ordering: .relaxed)
-        } catch {
-            logger.warning("writing the log checkpoint failed; a restart reads more of the log", metadata: ["reason": "\(error)"])
+        if waiting {
+            checkpointWriter.writeNow(checkpoint)
+        } else if !checkpointWriter.offer(checkpoint) {
+            return
         }
+        lastCheckpoint = Monotonic.now()
+        changedSinceCheckpoint = false
     }
 }
 

@@ -26,7 +26,7 @@ extension DiskStore {
                 fullRetryAfter.store(seconds, ordering: .relaxed)
             }
             if taken.closed {
-                writeCheckpoint()
+                writeCheckpoint(waiting: true)
                 return
             }
             // Idle-time work: the checkpoint (unless overdue, it waits for a moment without

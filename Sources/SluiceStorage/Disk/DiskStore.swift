@@ -16,8 +16,9 @@ import Synchronization
 /// for the next batch, so the batch grows with the load and a lone request never waits for a
 /// timer. Done and retry records (at-least-once bookkeeping) ride along with the next batch, or
 /// are written and synced on their own within `bookkeepingInterval` when no events arrive.
-/// Every `checkpointInterval` the committer notes where each trigger stands (`LogCheckpoint`),
-/// so a restart reads only the part of the log still owed.
+/// Every `checkpointInterval` the committer notes where each trigger stands (`LogCheckpoint`,
+/// written in the background by `CheckpointWriter`), so a restart reads only the part of the
+/// log still owed.
 public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendable {  // committer state is confined to its thread
     public struct Options: Sendable {
         public var directory: String
@@ -46,6 +47,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     /// Bytes handed to the committer and not yet written.
     let pendingBytes = Atomic<Int>(0)
     let work = Locked(PendingWork())
+    let checkpointWriter: CheckpointWriter
     private var thread: LoopThread?
 
     // Committer-confined (see DiskStore+Committer.swift and DiskStore+Backlog.swift).
@@ -63,6 +65,7 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     public init(options: Options, logger: Logger = Logger(label: "sluice.storage")) throws(StorageError) {
         self.options = options
         self.logger = logger
+        checkpointWriter = CheckpointWriter(directory: options.directory, fileSystem: options.fileSystem, counters: counters, logger: logger)
         try options.fileSystem.createDirectory(atPath: options.directory)
         let started = ContinuousClock.now
         let recovered = try LogRecovery.recover(directory: options.directory, fileSystem: options.fileSystem)

@@ -2,15 +2,15 @@ import SluiceIO
 
 /// Where every trigger of a broker stood in its log at one moment, so a restart reads only
 /// what is still owed instead of the whole log: for each trigger, the lowest sequence it was
-/// not done with and a log position at or before that event. Written by the committer now and
-/// then (a temporary file, fdatasync, rename), and read back by recovery; a missing or damaged
-/// checkpoint only costs a full read of the log.
+/// not done with and a log position at or before that event. Taken by the committer now and
+/// then, written by a `CheckpointWriter` (a temporary file, fdatasync, rename), and read back
+/// by recovery; a missing or damaged checkpoint only costs a full read of the log.
 ///
 ///     "SLUICECP" | u32 format | u32 CRC-32C of the rest | u64 next sequence | u32 next trigger id
 ///     | u64 log end segment | u64 log end offset | u32 trigger count | per trigger: u32 id | u64 lowest sequence | u64 segment | u64 offset
 ///     | u16 key length | key (UTF-8)
-struct LogCheckpoint: Equatable {
-    struct Trigger: Equatable {
+struct LogCheckpoint: Equatable, Sendable {
+    struct Trigger: Equatable, Sendable {
         let id: UInt32
         let key: String
         /// Every event below it is done for this trigger.

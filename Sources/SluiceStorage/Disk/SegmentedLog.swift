@@ -145,16 +145,17 @@ final class SegmentedLog {
 
     /// Writes zeros ahead of the appends once fewer than `preparedLow` bytes are left, 256 KiB
     /// at a time while `idle` says no request waits, up to `preparedHigh` past the end (not past
-    /// the segment's size), then syncs them.
+    /// the segment's size). Each step is synced on its own: a request arriving meanwhile waits
+    /// for one step's sync (about 0.6 ms here), not for 2 MiB's (about 1.5 ms).
     func prepareAhead(while idle: () -> Bool) {
         guard active >= 0, !mustRoll, let last = segments.last, preparedEnd < segmentBytes,
               preparedEnd - last.size < SegmentedLog.preparedLow else { return }
         let target = min(last.size + SegmentedLog.preparedHigh, segmentBytes)
-        let before = preparedEnd
         while preparedEnd < target, idle() {
+            let before = preparedEnd
             prepare(through: min(target, preparedEnd + 4 * SegmentedLog.zeros.count), step: 0)
+            guard preparedEnd > before, (try? fileSystem.synchronize(active)) != nil else { return }
         }
-        if preparedEnd > before { try? fileSystem.synchronize(active) }
     }
 
     /// Writes zeros from `preparedEnd` up to `step` past `end` (not past the segment's size).

@@ -59,14 +59,8 @@ func runLatency(url text: String, rate: Int, seconds: Double, sinkPort: Int) thr
     // Stragglers: wait until every accepted event arrived, or two more seconds.
     let deadline = Monotonic.now() + 2_000_000_000
     while latencies.withLock({ $0.count }) + state.failed.load(ordering: .relaxed) < total && Monotonic.now() < deadline { usleep(10_000) }
-    let sorted = latencies.withLock { $0 }.sorted()
-    func milliseconds(_ quantile: Double) -> String {
-        guard !sorted.isEmpty else { return "-" }
-        let index = min(sorted.count - 1, Int(Double(sorted.count) * quantile))
-        return String(format3: Double(sorted[index]) / 1e6)
-    }
-    print("latency: \(sorted.count) of \(total) delivered at \(rate)/s, \(state.failed.load(ordering: .relaxed)) refused; "
-          + "p50 \(milliseconds(0.5)) ms, p99 \(milliseconds(0.99)) ms, max \(sorted.last.map { String(format3: Double($0) / 1e6) } ?? "-") ms")
+    let refused = state.failed.load(ordering: .relaxed)
+    print("latency: " + Percentiles(latencies.withLock { $0 }).summary(of: total, at: rate) + ", \(refused) refused")
     client.shutdown()
     sink.shutdown(grace: .milliseconds(100))
     group.shutdown()

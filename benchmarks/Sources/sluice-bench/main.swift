@@ -5,6 +5,7 @@
 //   sluice-bench match [TRIGGERS]              trigger matching cost per event, and per filter dialect
 //   sluice-bench cesql                         CESQL evaluation cost and allocations per evaluation
 //   sluice-bench latency URL RATE SECONDS SINKPORT  post RATE events/s to URL, be their subscriber; p50/p99/max
+//   sluice-bench syncfloor DIR RATE SECONDS  one 300-byte append + fdatasync RATE times a second; p50/p99/max
 //   sluice-bench recovery DIR [EVENTS]         a backlog of EVENTS on disk: memory, reopening, reading it back, a checkpoint
 import Glibc
 
@@ -26,6 +27,9 @@ case "recovery":
 case "latency":
     guard arguments.count >= 5, let rate = Int(arguments[2]), let seconds = Double(arguments[3]), let sinkPort = Int(arguments[4]) else { usage() }
     try runLatency(url: arguments[1], rate: rate, seconds: seconds, sinkPort: sinkPort)
+case "syncfloor":
+    guard arguments.count >= 4, let rate = Int(arguments[2]), let seconds = Double(arguments[3]) else { usage() }
+    try runSyncFloor(directory: arguments[1], rate: rate, seconds: seconds)
 case "match":
     try runMatchBenchmark(triggers: arguments.count > 1 ? Int(arguments[1]) ?? 1000 : 1000)
 default:
@@ -33,6 +37,6 @@ default:
 }
 
 func usage() -> Never {
-    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS] | match [TRIGGERS] | cesql | latency URL RATE SECONDS SINKPORT | recovery DIR [EVENTS]")
+    print("usage: sluice-bench server PORT [LOOPS] | client URL SECONDS [CONCURRENCY] | queue [ITEMS] | match [TRIGGERS] | cesql | latency URL RATE SECONDS SINKPORT | syncfloor DIR RATE SECONDS | recovery DIR [EVENTS]")
     exit(2)
 }
