@@ -4,7 +4,9 @@ import SluiceStorage
 
 /// Opens the storage of brokers of one class.
 public protocol BrokerBackendFactory: Sendable {
-    func open(_ broker: BrokerManifest) throws(StorageError) -> any BrokerBackend
+    /// Opens the storage of `broker` (or of a channel, in a broker's shape); a durable store
+    /// keeps it at `storagePath` under the data directory.
+    func open(_ broker: BrokerManifest, storagePath: String) throws(StorageError) -> any BrokerBackend
 }
 
 /// Which factory serves which broker class (`eventing.knative.dev/broker.class`). Brokers of a
@@ -31,13 +33,13 @@ struct LocalBrokerFactory: BrokerBackendFactory {
     let options: DataPlaneOptions
     let logger: Logger
 
-    func open(_ broker: BrokerManifest) throws(StorageError) -> any BrokerBackend {
+    func open(_ broker: BrokerManifest, storagePath: String) throws(StorageError) -> any BrokerBackend {
         switch options.storage {
         case .memory:
             return StoreBackend(store: MemoryStore(maxEventsPerTrigger: options.maxEventsPerTrigger, maxBytes: options.maxBrokerBytes))
         case .disk(let directory):
             // Namespaces and names are RFC 1123 labels (checked at load), safe as path parts.
-            var diskOptions = DiskStore.Options(directory: "\(directory)/\(broker.meta.namespace)/\(broker.meta.name)")
+            var diskOptions = DiskStore.Options(directory: "\(directory)/\(storagePath)")
             diskOptions.maxEventsPerTrigger = options.maxEventsPerTrigger
             diskOptions.maxMemoryBytes = options.maxBrokerBytes
             diskOptions.maxDiskBytes = options.maxDiskBytes

@@ -16,13 +16,16 @@ public final class BrokerMetrics: Sendable {
     /// The store's figures, for stores that keep counters (durable ones).
     private let storage: StorageFeeds?
 
-    public init(namespace: String, name: String, durable: Bool, factory: any MetricsFactory, options: MetricsOptions, shards: Int) {
-        let labels = [(LabelNames.brokerName, name), (LabelNames.brokerNamespace, namespace)]
-        accepted = CoreMetrics.Counter(label: "sluice_broker_events_accepted_total", dimensions: labels, factory: factory)
-        unmatched = CoreMetrics.Counter(label: "sluice_broker_events_unmatched_total", dimensions: labels, factory: factory)
-        refusedInvalid = CoreMetrics.Counter(label: "sluice_broker_events_rejected_total", dimensions: labels + [("reason", "invalid")],
+    public init(kind: HubKind = .broker, namespace: String, name: String, durable: Bool, factory: any MetricsFactory,
+                options: MetricsOptions, shards: Int) {
+        let labels = kind == .broker ? [(LabelNames.brokerName, name), (LabelNames.brokerNamespace, namespace)]
+            : [(LabelNames.channelName, name), (LabelNames.channelNamespace, namespace)]
+        let prefix = kind.metricPrefix
+        accepted = CoreMetrics.Counter(label: "\(prefix)_events_accepted_total", dimensions: labels, factory: factory)
+        unmatched = CoreMetrics.Counter(label: "\(prefix)_events_unmatched_total", dimensions: labels, factory: factory)
+        refusedInvalid = CoreMetrics.Counter(label: "\(prefix)_events_rejected_total", dimensions: labels + [("reason", "invalid")],
                                              factory: factory)
-        refusedFull = CoreMetrics.Counter(label: "sluice_broker_events_rejected_total", dimensions: labels + [("reason", "full")],
+        refusedFull = CoreMetrics.Counter(label: "\(prefix)_events_rejected_total", dimensions: labels + [("reason", "full")],
                                           factory: factory)
         requests = TimerFamily(label: MetricNames.dispatchDuration, dimensions: labels, factory: factory, options: options, shards: shards)
         storage = durable ? StorageFeeds(labels: labels, factory: factory) : nil

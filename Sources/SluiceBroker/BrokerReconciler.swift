@@ -3,10 +3,10 @@ import SluiceConfig
 import SluiceDelivery
 import SluiceStorage
 
-/// Brokers: opens each broker's backend through the factory of its class, keeps it across
-/// reloads and closes it when the broker goes away; binds the broker's triggers to it (the
-/// intake the ingress uses, a queue per trigger); owns each broker's metric handles. Used
-/// under the controller's lock.
+/// Brokers and channels (`Hub`): opens each one's backend through the factory of its class,
+/// keeps it across reloads and closes it when the hub goes away; binds the hub's triggers or
+/// subscriptions to it (the intake the ingress uses, a queue each); owns each hub's metric
+/// handles. Used under the controller's lock.
 final class BrokerReconciler {
     let options: DataPlaneOptions
     let brokerClasses: BrokerClasses
@@ -22,53 +22,55 @@ final class BrokerReconciler {
         self.logger = logger
     }
 
-    /// Problems of brokers that only resolving finds.
+    /// Problems of brokers and channels that only resolving finds.
     static func check(_ manifests: ManifestSet, options: DataPlaneOptions) -> [ConfigProblem] {
-        manifests.brokers.compactMap { broker in
-            broker.delivery?.deadLetterSink.flatMap { DestinationResolver.problem($0, namespace: broker.meta.namespace, manifests: manifests, options: options) }
+        Hub.all(in: manifests).compactMap { hub in
+            let broker = hub.manifest
+            return broker.delivery?.deadLetterSink.flatMap { DestinationResolver.problem($0, namespace: broker.meta.namespace, manifests: manifests, options: options) }
         }
     }
 
-    /// Opens the backends of brokers that have none yet; the first failure stops it.
+    /// Opens the backends of hubs that have none yet; the first failure stops it.
     func open(_ manifests: ManifestSet) throws(StorageError) {
-        for broker in manifests.brokers where backends[broker.key] == nil {
-            backends[broker.key] = try brokerClasses.factory(for: broker).open(broker)
+        for hub in Hub.all(in: manifests) where backends[hub.key] == nil {
+            backends[hub.key] = try brokerClasses.factory(for: hub.manifest).open(hub.manifest, storagePath: hub.storagePath)
         }
     }
 
-    /// What a reconcile built: each served broker, and each broker's trigger queues, aligned
-    /// with the triggers it was given.
+    /// What a reconcile built: each served hub, and each hub's queues, aligned with the
+    /// triggers or subscriptions it was given (by hub key).
     struct Built {
         var runtimes: [String: BrokerRuntime] = [:]
         var queues: [String: [any TriggerQueue]] = [:]
     }
 
-    /// Builds every broker of `manifests` over its backend, bound to `triggers` (by broker
-    /// key); closes the backends and releases the metrics of brokers that are gone.
+    /// Builds every hub of `manifests` over its backend, bound to `triggers` (by hub key);
+    /// closes the backends and releases the metrics of hubs that are gone.
     func reconcile(_ manifests: ManifestSet, triggers: [String: [TriggerPlan]]) -> Built {
         var built = Built()
-        for broker in manifests.brokers {
-            let key = broker.key
+        for hub in Hub.all(in: manifests) {
+            let key = hub.key
+            let broker = hub.manifest
             let backend: any BrokerBackend
             if let existing = backends[key] {
                 backend = existing
             } else {
                 do throws(StorageError) {
-                    backend = try brokerClasses.factory(for: broker).open(broker)
+                    backend = try brokerClasses.factory(for: broker).open(broker, storagePath: hub.storagePath)
                 } catch {
-                    logger.error("broker \(key) has no store and is not served: \(error)")
+                    logger.error("\(hub.kind) \(broker.key) has no store and is not served: \(error)")
                     continue
                 }
                 backends[key] = backend
             }
-            let brokerMetrics = metrics[key] ?? BrokerMetrics(namespace: broker.meta.namespace, name: broker.meta.name,
+            let brokerMetrics = metrics[key] ?? BrokerMetrics(kind: hub.kind, namespace: broker.meta.namespace, name: broker.meta.name,
                                                               durable: backend.storageMetrics != nil, factory: options.metricsFactory,
                                                               options: options.metrics, shards: shards)
             metrics[key] = brokerMetrics
             let plans = triggers[key] ?? []
             let (intake, queues) = backend.bind(triggers: plans.map { ($0.key, $0.filter) }, metrics: brokerMetrics)
             built.queues[key] = queues
-            built.runtimes[key] = BrokerRuntime(namespace: broker.meta.namespace, name: broker.meta.name, backend: backend,
+            built.runtimes[key] = BrokerRuntime(kind: hub.kind, namespace: broker.meta.namespace, name: broker.meta.name, backend: backend,
                                                 intake: intake, metrics: brokerMetrics)
         }
         for (key, backend) in backends where built.runtimes[key] == nil {

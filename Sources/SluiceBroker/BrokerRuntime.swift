@@ -3,16 +3,18 @@ import SluiceDelivery
 import SluiceFilter
 import SluiceStorage
 
-/// One broker as configured now: where its events go (its intake) and its counters.
-/// Immutable; a reload builds a new one over the same backend.
+/// One broker or channel as configured now: where its events go (its intake) and its
+/// counters. Immutable; a reload builds a new one over the same backend.
 public final class BrokerRuntime: Sendable {
+    public let kind: HubKind
     public let namespace: String
     public let name: String
     public let backend: any BrokerBackend
     let intake: any BrokerIntake
     public let metrics: BrokerMetrics
 
-    init(namespace: String, name: String, backend: any BrokerBackend, intake: any BrokerIntake, metrics: BrokerMetrics) {
+    init(kind: HubKind, namespace: String, name: String, backend: any BrokerBackend, intake: any BrokerIntake, metrics: BrokerMetrics) {
+        self.kind = kind
         self.namespace = namespace
         self.name = name
         self.backend = backend
@@ -20,7 +22,7 @@ public final class BrokerRuntime: Sendable {
         self.metrics = metrics
     }
 
-    public var key: String { "\(namespace)/\(name)" }
+    public var key: String { Hub.key(kind, namespace: namespace, name: name) }
 
     /// See `BrokerIntake.isSaturated`.
     var isSaturated: Bool { intake.isSaturated }

@@ -1,15 +1,24 @@
 import SluiceDelivery
 import SluiceFilter
 
-/// All brokers as configured now, by "namespace/name". Immutable snapshot.
+/// All brokers and channels as configured now, each by "namespace/name". Immutable snapshot.
 public final class DataPlane: Sendable {
     public let brokers: [String: BrokerRuntime]
+    public let channels: [String: BrokerRuntime]
+    /// Deliveries of triggers ("namespace/name") and subscriptions ("subscription:namespace/name").
     public let dispatchers: [String: QueueDelivery]
     /// The brokers by the bytes of "namespace/name", for lookups straight from a request path.
     private let byPath: ByteKeyTable<BrokerRuntime>
 
-    init(brokers: [String: BrokerRuntime], dispatchers: [String: QueueDelivery]) {
+    /// `hubs` holds brokers and channels (by `BrokerRuntime.key`).
+    init(hubs: [String: BrokerRuntime], dispatchers: [String: QueueDelivery]) {
+        var brokers: [String: BrokerRuntime] = [:]
+        var channels: [String: BrokerRuntime] = [:]
+        for hub in hubs.values {
+            if hub.kind == .broker { brokers["\(hub.namespace)/\(hub.name)"] = hub } else { channels["\(hub.namespace)/\(hub.name)"] = hub }
+        }
         self.brokers = brokers
+        self.channels = channels
         self.dispatchers = dispatchers
         var table = ByteKeyTable<BrokerRuntime>(minimumCapacity: brokers.count)
         for (key, broker) in brokers { table[Array(key.utf8)] = broker }
@@ -23,10 +32,14 @@ public final class DataPlane: Sendable {
         return byPath[bytes: UnsafeRawBufferPointer(rebasing: path[1..<end])]
     }
 
-    public static let empty = DataPlane(brokers: [:], dispatchers: [:])
+    public static let empty = DataPlane(hubs: [:], dispatchers: [:])
 
     public func broker(namespace: String, name: String) -> BrokerRuntime? {
         brokers["\(namespace)/\(name)"]
+    }
+
+    public func channel(namespace: String, name: String) -> BrokerRuntime? {
+        channels["\(namespace)/\(name)"]
     }
 }
 
@@ -39,6 +52,6 @@ extension DataPlane {
     /// Brings the figures read at scrape time up to date: queue depths and the stores' counters.
     public func collectMetrics() {
         for delivery in dispatchers.values { delivery.monitor.metrics.queueDepth.record(delivery.queue.depth) }
-        for broker in brokers.values { broker.metrics.collect(broker.backend.storageMetrics) }
+        for hub in [brokers.values, channels.values].joined() { hub.metrics.collect(hub.backend.storageMetrics) }
     }
 }

@@ -127,6 +127,6 @@ public final class DataPlaneController: @unchecked Sendable {  // reconcilers ar
         let plans = triggers.plan(manifests)
         let built = brokers.reconcile(manifests, triggers: plans)
         let deliveries = triggers.reconcile(plans.filter { built.runtimes[$0.key] != nil }, queues: built.queues)
-        return DataPlane(brokers: built.runtimes, dispatchers: deliveries)
+        return DataPlane(hubs: built.runtimes, dispatchers: deliveries)
     }
 }

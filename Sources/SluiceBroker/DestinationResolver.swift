@@ -3,14 +3,18 @@ import SluiceConfig
 import SluiceDelivery
 import SluiceHTTP
 
-/// Turns a manifest `Destination` into where deliveries go. A Broker ref is this process (no
-/// HTTP hop), and so is a ref to a kind a component serves (a KafkaSink); any other ref is the
-/// cluster service `http://<name>.<namespace>.svc.<domain>`; a relative `uri` beside a ref is
-/// joined to it.
+/// Turns a manifest `Destination` into where deliveries go. A Broker, Channel, Sequence or
+/// Parallel ref is this process (no HTTP hop; a Sequence is its first channel, a Parallel its
+/// ingress channel), and so is a ref to a kind a component serves (a KafkaSink); any other ref
+/// is the cluster service `http://<name>.<namespace>.svc.<domain>`; a relative `uri` beside a
+/// ref is joined to it.
 public enum DestinationResolver {
     public static func resolve(_ destination: Destination, namespace: String, controller: DataPlaneController) -> DeliveryTarget? {
         if let ref = destination.ref, isBroker(ref) {
-            return .local(BrokerSink(namespace: ref.namespace ?? namespace, name: ref.name, controller: controller))
+            return .local(HubSink(kind: .broker, namespace: ref.namespace ?? namespace, name: ref.name, controller: controller))
+        }
+        if let ref = destination.ref, let channel = channelName(ref) {
+            return .local(HubSink(kind: .channel, namespace: ref.namespace ?? namespace, name: channel, controller: controller))
         }
         if let ref = destination.ref, let sink = controller.componentSink(for: ref, namespace: namespace) {
             return .local(sink)
@@ -19,16 +23,15 @@ public enum DestinationResolver {
     }
 
     public static func problem(_ destination: Destination, namespace: String, manifests: ManifestSet, options: DataPlaneOptions) -> ConfigProblem? {
-        if let ref = destination.ref, isBroker(ref) { return nil }
+        // Like a broker, a channel that is missing now may come with a reload: deliveries to it
+        // are retried meanwhile.
+        if let ref = destination.ref, isBroker(ref) || channelName(ref) != nil { return nil }
         if let ref = destination.ref, ref.kind == "KafkaSink" {
             let sinkNamespace = ref.namespace ?? namespace
             if manifests.kafkaSink(namespace: sinkNamespace, name: ref.name) == nil {
                 return ConfigProblem(location: destination.location, message: "KafkaSink \(sinkNamespace)/\(ref.name) does not exist")
             }
             return nil
-        }
-        if let ref = destination.ref, ["Channel", "InMemoryChannel"].contains(ref.kind) {
-            return ConfigProblem(location: destination.location, message: "a \(ref.kind) destination is not supported by this version of Sluice yet")
         }
         if url(destination, namespace: namespace, clusterDomain: options.clusterDomain) == nil {
             return ConfigProblem(location: destination.location, message: "destination \(describe(destination)) is not a valid http URL")
@@ -41,6 +44,21 @@ public enum DestinationResolver {
         let base = "http://\(ref.name).\(ref.namespace ?? namespace).svc.\(clusterDomain)"
         guard let relative = destination.uri, !relative.isEmpty else { return HTTPURL(base + "/") }
         return HTTPURL(relative.hasPrefix("/") ? base + relative : base + "/" + relative)
+    }
+
+    /// The channel of this process a ref names: a Channel's own, a flow's entry channel.
+    static func channelName(_ ref: KReference) -> String? {
+        let group = ref.apiVersion.map { $0.split(separator: "/").first.map(String.init) ?? "" }
+        switch ref.kind {
+        case "Channel", "InMemoryChannel" where group == nil || group == "messaging.knative.dev":
+            return ref.name
+        case "Sequence" where group == nil || group == "flows.knative.dev":
+            return FlowLowering.sequenceChannelName(ref.name, step: 0)
+        case "Parallel" where group == nil || group == "flows.knative.dev":
+            return FlowLowering.parallelIngressName(ref.name)
+        default:
+            return nil
+        }
     }
 
     static func isBroker(_ ref: KReference) -> Bool {

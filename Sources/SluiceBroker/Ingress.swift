@@ -6,21 +6,24 @@ import SluiceHTTP
 import SluiceIO
 import SluiceStorage
 
-/// Broker ingress: `POST /<namespace>/<broker>` with a CloudEvent in binary, structured or
-/// batched mode, answered as Knative's broker ingress answers (`ingress_handler.go`):
+/// Broker and channel ingress: `POST /<namespace>/<broker>` (and a channel's addresses, see
+/// `Ingress+Channels.swift`) with a CloudEvent in binary, structured or batched mode, answered
+/// as Knative's broker ingress answers (`ingress_handler.go`):
 /// OPTIONS 200 with `Allow` and the webhook headers, other methods 405, unknown broker 404,
 /// a bad path or a bad event 400 with the reason, 413 over the body limit (the HTTP layer),
 /// 202 once every event is stored, 503 with `Retry-After` when the broker is full.
 public final class Ingress: Sendable {
     let controller: DataPlaneController
-    private let states: [LoopState]
+    let states: [LoopState]
     let logger = Logger(label: "sluice.ingress")
 
     /// What each loop keeps for the requests it serves: decoding scratch and its own
     /// reference to the current data plane (published by `loop.execute`, so reading it takes
     /// no lock).
     final class LoopState: @unchecked Sendable {
+        /// Stamps events as a broker ingress does; channels take them as they come.
         var decoder = HTTPEventDecoder()
+        var channelDecoder = HTTPEventDecoder()
         var plane = DataPlane.empty
         var scratch: [Int] = []
         let clock = ArrivalClock()
@@ -49,9 +52,15 @@ public final class Ingress: Sendable {
         router.add(nil, "/:namespace/:broker") { [self] request, responder in
             self.handle(request, &responder)
         }
-        router.fallback = { request, responder in
-            // Knative: "/" is 404, any other path that is not /<namespace>/<broker> is 400.
-            if request.path.count <= 1 {
+        router.add(nil, "/channels/:namespace/:channel") { [self] request, responder in
+            self.handleChannel(request, &responder)
+        }
+        router.fallback = { [self] request, responder in
+            // A channel's Host-based address; else, as Knative: "/" is 404, any other path that
+            // is not /<namespace>/<broker> is 400.
+            if request.path.count <= 1, self.handleChannelHost(request, &responder) {
+                return
+            } else if request.path.count <= 1 {
                 responder.respond(IngressAnswers.notFoundRoot)
             } else {
                 responder.respond(status: .badRequest, headers: IngressAnswers.allow, text: "bad path: expected /<namespace>/<broker>\n")
@@ -59,25 +68,35 @@ public final class Ingress: Sendable {
         }
     }
 
-    private func handle(_ request: borrowing HTTPRequest, _ responder: inout HTTPResponder) {
+    /// Answers OPTIONS and other methods than POST; true when the request is a POST to serve.
+    func isPost(_ request: borrowing HTTPRequest, _ responder: inout HTTPResponder) -> Bool {
         switch request.method {
         case .post:
-            break
+            return true
         case .options:
             responder.respond(IngressAnswers.options)
-            return
         default:
             responder.respond(IngressAnswers.methodNotAllowed)
-            return
         }
-        let loop = responder.loop
-        let shard = loop.index
-        let state = states[shard]
-        guard let broker = state.plane.broker(path: request.path) else {
+        return false
+    }
+
+    private func handle(_ request: borrowing HTTPRequest, _ responder: inout HTTPResponder) {
+        guard isPost(request, &responder) else { return }
+        guard let broker = states[responder.loop.index].plane.broker(path: request.path) else {
             responder.respond(status: .notFound, headers: IngressAnswers.allow,
                               text: "broker \(request.parameterString(0))/\(request.parameterString(1)) not found\n")
             return
         }
+        ingest(request, into: broker, &responder)
+    }
+
+    /// Decodes the request's events (stamped for a broker) and stores them in `broker` (a
+    /// broker or a channel), answering 202 once stored, or why not.
+    func ingest(_ request: borrowing HTTPRequest, into broker: BrokerRuntime, _ responder: inout HTTPResponder) {
+        let loop = responder.loop
+        let shard = loop.index
+        let state = states[shard]
         // The loop's clock, read once per iteration: free, and late by at most the work done
         // earlier in the same iteration (well inside the 5 ms first bucket).
         let started = loop.now
@@ -89,7 +108,8 @@ public final class Ingress: Sendable {
         }
         let events: [CloudEvent]
         do {
-            events = try state.decoder.decode(request, keepTransportHeader: PassThroughHeaders.keeps)
+            events = broker.kind == .broker ? try state.decoder.decode(request, keepTransportHeader: PassThroughHeaders.keeps)
+                : try state.channelDecoder.decode(request, keepTransportHeader: PassThroughHeaders.keeps)
         } catch {
             broker.metrics.refusedInvalid.increment()
             let status: HTTPStatus = if case .unsupportedFormat = error { HTTPStatus(code: 415) } else { .badRequest }

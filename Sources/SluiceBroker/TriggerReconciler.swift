@@ -19,11 +19,12 @@ struct TriggerPlan {
 /// trigger that goes. A trigger whose broker is not in the manifests is inactive. Used under
 /// the controller's lock.
 final class TriggerReconciler {
-    private unowned let controller: DataPlaneController
-    private let loops: [EventLoop]
+    unowned let controller: DataPlaneController
+    let loops: [EventLoop]
     private let deliverers: [Deliverer]
-    private let logger: Logger
-    private var deliveries: [String: QueueDelivery] = [:]
+    let logger: Logger
+    /// By trigger key ("namespace/name") or subscription key ("subscription:namespace/name").
+    private(set) var deliveries: [String: QueueDelivery] = [:]
 
     init(controller: DataPlaneController, loops: [EventLoop], deliverers: [Deliverer], logger: Logger) {
         self.controller = controller
@@ -32,11 +33,11 @@ final class TriggerReconciler {
         self.logger = logger
     }
 
-    private var options: DataPlaneOptions { controller.options }
+    var options: DataPlaneOptions { controller.options }
 
-    /// Problems of triggers that only compiling and resolving find.
+    /// Problems of triggers and subscriptions that only compiling and resolving find.
     static func check(_ manifests: ManifestSet, options: DataPlaneOptions) -> [ConfigProblem] {
-        var problems: [ConfigProblem] = []
+        var problems = checkSubscriptions(manifests, options: options)
         for trigger in manifests.triggers {
             do {
                 _ = try FilterCompiler.compile(trigger)
@@ -52,9 +53,10 @@ final class TriggerReconciler {
         return problems
     }
 
-    /// The active triggers of every broker in `manifests`, by broker key, in name order.
+    /// The active triggers of every broker and the subscriptions of every channel in
+    /// `manifests`, by hub key, in name order.
     func plan(_ manifests: ManifestSet) -> [String: [TriggerPlan]] {
-        var plans: [String: [TriggerPlan]] = [:]
+        var plans = planSubscriptions(manifests)
         for broker in manifests.brokers {
             let triggers = manifests.triggers
                 .filter { $0.meta.namespace == broker.meta.namespace && $0.broker == broker.meta.name }
@@ -114,7 +116,7 @@ final class TriggerReconciler {
         guard let subscriber = DestinationResolver.resolve(trigger.subscriber, namespace: namespace, controller: controller) else { return nil }
         let monitor = deliveries["\(namespace)/\(trigger.meta.name)"]?.monitor ?? makeMonitor(trigger, broker: broker)
         return DeliveryRoute(monitor: monitor, subscriber: subscriber, policy: DeliveryPolicy(spec, deadLetter: deadLetter),
-                             replies: .local(BrokerSink(namespace: broker.meta.namespace, name: broker.meta.name, controller: controller)),
+                             replies: .local(HubSink(kind: .broker, namespace: broker.meta.namespace, name: broker.meta.name, controller: controller)),
                              options: .broker(namespace: namespace, format: spec?.format ?? .binary))
     }
 

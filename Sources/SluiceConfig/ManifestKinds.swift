@@ -35,14 +35,27 @@ enum ManifestKinds {
         Kind(group: "sources.knative.dev", name: "RabbitmqSource") { document, set in
             if let source = ResourceDecoder.rabbitmqSource(document) { set.rabbitmqSources.append(source) }
         },
+        Kind(group: "messaging.knative.dev", name: "InMemoryChannel") { document, set in
+            if let channel = ResourceDecoder.channel(document, kind: "InMemoryChannel") { set.channels.append(channel) }
+        },
+        Kind(group: "messaging.knative.dev", name: "Channel") { document, set in
+            if let channel = ResourceDecoder.channel(document, kind: "Channel") { set.channels.append(channel) }
+        },
+        Kind(group: "messaging.knative.dev", name: "Subscription") { document, set in
+            if let subscription = ResourceDecoder.subscription(document) { set.subscriptions.append(subscription) }
+        },
+        Kind(group: "flows.knative.dev", name: "Sequence") { document, set in
+            if let sequence = ResourceDecoder.sequence(document) { set.sequences.append(sequence) }
+        },
+        Kind(group: "flows.knative.dev", name: "Parallel") { document, set in
+            if let parallel = ResourceDecoder.parallel(document) { set.parallels.append(parallel) }
+        },
     ]
 
     /// Kinds the product serves in a later version: skipped with a warning that says so
     /// (rather than "unknown kind"), so a user knows their manifest was read correctly.
     static let planned: Set<String> = [
-        "messaging.knative.dev/InMemoryChannel", "messaging.knative.dev/Channel", "messaging.knative.dev/Subscription",
-        "messaging.knative.dev/KafkaChannel", "flows.knative.dev/Sequence", "flows.knative.dev/Parallel",
-        "sources.knative.dev/PingSource", "eventing.knative.dev/EventPolicy",
+        "messaging.knative.dev/KafkaChannel", "sources.knative.dev/PingSource", "eventing.knative.dev/EventPolicy",
     ]
 
     private static let byKey: [String: Kind] = Dictionary(served.map { ("\($0.group)/\($0.name)", $0) }) { first, _ in first }

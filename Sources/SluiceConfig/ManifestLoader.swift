@@ -34,6 +34,7 @@ public enum ManifestLoader {
         for file in files {
             decodeFile(file.name, file.contents, into: &set, diagnostics)
         }
+        FlowLowering.expand(&set)
         ManifestValidation.checkReferences(set, diagnostics)
         set.warnings = diagnostics.warnings.sorted(by: ConfigProblem.inFileOrder)
         return (set, diagnostics.errors.sorted(by: ConfigProblem.inFileOrder))

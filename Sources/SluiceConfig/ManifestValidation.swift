@@ -17,6 +17,12 @@ enum ManifestValidation {
         for source in set.kafkaSources { checkUnique("KafkaSource", source.meta) }
         for sink in set.kafkaSinks { checkUnique("KafkaSink", sink.meta) }
         for source in set.rabbitmqSources { checkUnique("RabbitmqSource", source.meta) }
+        // Channels of every kind share one name space, as a Channel and its backing
+        // InMemoryChannel share a name in Knative; a flow's channels and subscriptions count too.
+        for channel in set.channels { checkUnique("Channel", channel.meta) }
+        for subscription in set.subscriptions { checkUnique("Subscription", subscription.meta) }
+        for sequence in set.sequences { checkUnique("Sequence", sequence.meta) }
+        for parallel in set.parallels { checkUnique("Parallel", parallel.meta) }
 
         // Secrets a Kafka resource reads must exist and hold the keys it names.
         for source in set.kafkaSources {
@@ -53,6 +59,14 @@ enum ManifestValidation {
             if case .failure(let problem) = RabbitmqConnection.parse(secret.data) {
                 diagnostics.error(source.secretLocation, "\(context): Secret \"\(source.connectionSecret)\" \(problem)")
             }
+        }
+
+        // As for triggers: the subscription waits for its channel.
+        for subscription in set.subscriptions where subscription.madeBy == nil
+            && set.channel(namespace: subscription.channel.namespace ?? subscription.meta.namespace, name: subscription.channel.name) == nil {
+            let namespace = subscription.channel.namespace ?? subscription.meta.namespace
+            diagnostics.warning(subscription.channelLocation,
+                                "Subscription \(subscription.meta.namespace)/\(subscription.meta.name): channel \"\(subscription.channel.name)\" does not exist in namespace \(namespace); the subscription stays inactive until it appears")
         }
 
         // Knative accepts such a trigger and marks it not ready; so does Sluice: it stays

@@ -62,6 +62,13 @@ public struct BrokerManifest: Sendable {
     public var brokerClass: String?
     public var delivery: DeliverySpec?
     public var config: KReference?
+
+    public init(meta: ObjectMeta, brokerClass: String?, delivery: DeliverySpec?, config: KReference?) {
+        self.meta = meta
+        self.brokerClass = brokerClass
+        self.delivery = delivery
+        self.config = config
+    }
 }
 
 public struct TriggerManifest: Sendable {
@@ -111,6 +118,11 @@ public struct ManifestSet: Sendable {
     public var kafkaSources: [KafkaSourceManifest] = []
     public var kafkaSinks: [KafkaSinkManifest] = []
     public var rabbitmqSources: [RabbitmqSourceManifest] = []
+    /// Declared channels and subscriptions, then (after loading) those the flows are made of.
+    public var channels: [ChannelManifest] = []
+    public var subscriptions: [SubscriptionManifest] = []
+    public var sequences: [SequenceManifest] = []
+    public var parallels: [ParallelManifest] = []
     public var brokerDefaults = BrokerDefaults()
     public var warnings: [ConfigProblem] = []
 
@@ -126,6 +138,10 @@ public struct ManifestSet: Sendable {
 
     public func configMap(namespace: String?, name: String) -> ConfigMapManifest? {
         configMaps.first { (namespace == nil || $0.meta.namespace == namespace) && $0.meta.name == name }
+    }
+
+    public func channel(namespace: String, name: String) -> ChannelManifest? {
+        channels.first { $0.meta.namespace == namespace && $0.meta.name == name }
     }
 
     public func kafkaSink(namespace: String, name: String) -> KafkaSinkManifest? {

@@ -19,6 +19,10 @@ public enum LabelNames {
     public static let brokerName = "kn_broker_name"
     public static let brokerNamespace = "kn_broker_namespace"
     public static let triggerName = "kn_trigger_name"
+    /// A channel's and a subscription's (Knative's `kn.channel.*`, `kn.subscription.name`).
+    public static let channelName = "kn_channel_name"
+    public static let channelNamespace = "kn_channel_namespace"
+    public static let subscriptionName = "kn_subscription_name"
     public static let eventType = "cloudevents_type"
     public static let statusCode = "http_response_status_code"
     /// A source's name and namespace (Knative's `kn.source.*`), a sink's (`kn.sink.*`).

@@ -99,11 +99,11 @@ struct BrokerUnitTests {
             metadata: {name: b, namespace: ns}
             """)])
         try controller.apply(manifests)
-        let sink = BrokerSink(namespace: "ns", name: "b", controller: controller)
+        let sink = HubSink(kind: .broker, namespace: "ns", name: "b", controller: controller)
         let answers = Locked<[SinkRejection?]>([])
         sink.accept([event("reply", ttl: "5")]) { rejection in answers.withLock { $0.append(rejection) } }
         sink.accept([event("looping", ttl: "1")]) { rejection in answers.withLock { $0.append(rejection) } }
-        BrokerSink(namespace: "ns", name: "gone", controller: controller).accept([event("x")]) { rejection in
+        HubSink(kind: .broker, namespace: "ns", name: "gone", controller: controller).accept([event("x")]) { rejection in
             answers.withLock { $0.append(rejection) }
         }
         let results = answers.withLock { $0 }
@@ -136,7 +136,7 @@ struct BrokerUnitTests {
     @Test func aBrokerClassWithItsOwnFactoryOpensThroughIt() throws {
         final class CountingFactory: BrokerBackendFactory, Sendable {
             let opened = Locked<[String]>([])
-            func open(_ broker: BrokerManifest) throws(StorageError) -> any BrokerBackend {
+            func open(_ broker: BrokerManifest, storagePath: String) throws(StorageError) -> any BrokerBackend {
                 opened.withLock { $0.append(broker.meta.name) }
                 return StoreBackend(store: MemoryStore())
             }

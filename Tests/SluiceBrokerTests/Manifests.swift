@@ -37,6 +37,39 @@ enum Manifest {
         return text + "---\n"
     }
 
+    static func channel(_ namespace: String, _ name: String, kind: String = "InMemoryChannel", delivery: String? = nil) -> String {
+        var text = """
+            apiVersion: messaging.knative.dev/v1
+            kind: \(kind)
+            metadata:
+              name: \(name)
+              namespace: \(namespace)
+
+            """
+        if let delivery { text += "spec:\n  delivery:\n" + indent(delivery, 4) }
+        return text + "---\n"
+    }
+
+    /// A subscription; `subscriber` and `reply` are destinations written as YAML mappings
+    /// (`uri: ...` or `ref: {...}`).
+    static func subscription(_ namespace: String, _ name: String, channel: String, subscriber: String?,
+                             reply: String? = nil, delivery: String? = nil) -> String {
+        var text = """
+            apiVersion: messaging.knative.dev/v1
+            kind: Subscription
+            metadata:
+              name: \(name)
+              namespace: \(namespace)
+            spec:
+              channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: \(channel)}
+
+            """
+        if let subscriber { text += "  subscriber: {\(subscriber)}\n" }
+        if let reply { text += "  reply: {\(reply)}\n" }
+        if let delivery { text += "  delivery:\n" + indent(delivery, 4) }
+        return text + "---\n"
+    }
+
     static func defaults(_ delivery: String) -> String {
         """
         apiVersion: v1

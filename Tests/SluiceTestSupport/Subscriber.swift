@@ -124,14 +124,15 @@ public struct EventSender: Sendable {
     /// A binary-mode event with the given attributes (`ce-` is prepended) and data.
     public func send(_ path: String, id: String = UUID().uuidString, type: String = "com.example.test", source: String = "/tests",
                      extensions: [String: String] = [:], contentType: String? = "application/json", data: String = "{}",
-                     headers: [(String, String)] = []) throws -> Response {
+                     headers: [(String, String)] = [], host: String = "127.0.0.1") throws -> Response {
         var all: [(String, String)] = [("ce-specversion", "1.0"), ("ce-id", id), ("ce-type", type), ("ce-source", source)]
         for (name, value) in extensions.sorted(by: { $0.key < $1.key }) { all.append(("ce-\(name)", value)) }
         if let contentType { all.append(("Content-Type", contentType)) }
-        return try post(path, headers: all + headers, body: Array(data.utf8))
+        return try post(path, headers: all + headers, body: Array(data.utf8), host: host)
     }
 
-    public func post(_ path: String, method: String = "POST", headers: [(String, String)], body: [UInt8]) throws -> Response {
+    public func post(_ path: String, method: String = "POST", headers: [(String, String)], body: [UInt8],
+                     host: String = "127.0.0.1") throws -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -144,7 +145,7 @@ public struct EventSender: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw TestFailure("cannot connect to \(port)") }
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         let request = Array((head + "\r\n").utf8) + body
         var offset = 0

@@ -1,0 +1,90 @@
+/// Channels and Subscriptions (`messaging.knative.dev/v1`), Sequence and Parallel
+/// (`flows.knative.dev/v1`).
+extension ResourceDecoder {
+    static func channel(_ document: YAMLNode, kind: String) -> ChannelManifest? {
+        guard let meta = meta(document, kind: kind) else { return nil }
+        let context = "\(kind) \(meta.namespace)/\(meta.name)"
+        let spec = document.mapping("spec", context: context)
+        let delivery = spec.flatMap { $0.mapping("delivery", context: context) }.map { deliverySpec($0, context: context) }
+        if let template = spec.flatMap({ $0.mapping("channelTemplate", context: context) }) {
+            channelTemplate(template, context: context)
+        }
+        return ChannelManifest(meta: meta, kind: kind, delivery: delivery)
+    }
+
+    static func subscription(_ document: YAMLNode) -> SubscriptionManifest? {
+        guard let (meta, context, spec) = withSpec(document, kind: "Subscription") else { return nil }
+        let diagnostics = document.diagnostics
+        guard let channelNode = spec.mapping("channel", context: context) else {
+            diagnostics.error(spec.location, "\(context): missing channel")
+            return nil
+        }
+        guard let channel = reference(channelNode, context: "\(context) channel") else { return nil }
+        if !channelKinds.contains(channel.kind) {
+            diagnostics.error(channelNode.location, "\(context): channel kind \(channel.kind) is not a channel (\(channelKinds.sorted().joined(separator: ", ")))")
+        }
+        let subscriber = spec.mapping("subscriber", context: context).flatMap { destination($0, context: "\(context) subscriber") }
+        let reply = spec.mapping("reply", context: context).flatMap { destination($0, context: "\(context) reply") }
+        if subscriber == nil && reply == nil && spec["subscriber"] == nil && spec["reply"] == nil {
+            diagnostics.error(spec.location, "\(context): needs a subscriber or a reply")
+        }
+        let delivery = spec.mapping("delivery", context: context).map { deliverySpec($0, context: context) }
+        return SubscriptionManifest(meta: meta, channel: channel, channelLocation: channelNode.location,
+                                    subscriber: subscriber, reply: reply, delivery: delivery)
+    }
+
+    static func sequence(_ document: YAMLNode) -> SequenceManifest? {
+        guard let (meta, context, spec) = withSpec(document, kind: "Sequence") else { return nil }
+        if let template = spec.mapping("channelTemplate", context: context) { channelTemplate(template, context: context) }
+        guard let items = spec.sequence("steps", context: context), !items.isEmpty else {
+            document.diagnostics.error(spec.location, "\(context): needs at least one step")
+            return nil
+        }
+        var steps: [SequenceStep] = []
+        for (index, item) in items.enumerated() {
+            let stepContext = "\(context) steps[\(index)]"
+            guard let target = destination(item, context: stepContext) else { continue }
+            steps.append(SequenceStep(destination: target, delivery: item.mapping("delivery", context: stepContext).map { deliverySpec($0, context: stepContext) }))
+        }
+        let reply = spec.mapping("reply", context: context).flatMap { destination($0, context: "\(context) reply") }
+        return SequenceManifest(meta: meta, steps: steps, reply: reply)
+    }
+
+    static func parallel(_ document: YAMLNode) -> ParallelManifest? {
+        guard let (meta, context, spec) = withSpec(document, kind: "Parallel") else { return nil }
+        if let template = spec.mapping("channelTemplate", context: context) { channelTemplate(template, context: context) }
+        guard let items = spec.sequence("branches", context: context), !items.isEmpty else {
+            document.diagnostics.error(spec.location, "\(context): needs at least one branch")
+            return nil
+        }
+        var branches: [ParallelBranch] = []
+        for (index, item) in items.enumerated() {
+            let branchContext = "\(context) branches[\(index)]"
+            guard let subscriberNode = item.mapping("subscriber", context: branchContext) else {
+                document.diagnostics.error(item.location, "\(branchContext): missing subscriber")
+                continue
+            }
+            guard let subscriber = destination(subscriberNode, context: "\(branchContext) subscriber") else { continue }
+            branches.append(ParallelBranch(
+                filter: item.mapping("filter", context: branchContext).flatMap { destination($0, context: "\(branchContext) filter") },
+                subscriber: subscriber,
+                reply: item.mapping("reply", context: branchContext).flatMap { destination($0, context: "\(branchContext) reply") },
+                delivery: item.mapping("delivery", context: branchContext).map { deliverySpec($0, context: branchContext) }))
+        }
+        let reply = spec.mapping("reply", context: context).flatMap { destination($0, context: "\(context) reply") }
+        return ParallelManifest(meta: meta, branches: branches, reply: reply)
+    }
+
+    /// The kinds a Subscription's channel (and a Channel's template) may name.
+    static let channelKinds: Set<String> = ["InMemoryChannel", "Channel"]
+
+    /// A `channelTemplate`: its kind must be one Sluice serves; the rest (the template's own
+    /// spec) does not change how Sluice serves it.
+    private static func channelTemplate(_ node: YAMLNode, context: String) {
+        guard let kind = node.string("kind", required: true, context: "\(context) channelTemplate") else { return }
+        if !channelKinds.contains(kind) {
+            node.diagnostics.error(node["kind"]?.location ?? node.location,
+                                   "\(context): channelTemplate kind \(kind) is not served by this version of Sluice (InMemoryChannel, Channel)")
+        }
+    }
+}

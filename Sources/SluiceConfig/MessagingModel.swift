@@ -1,0 +1,56 @@
+/// `messaging.knative.dev/v1` InMemoryChannel and Channel. Sluice serves every channel kind
+/// the same way (durably by default, as `--storage` says), so a Channel's `channelTemplate`
+/// only names the kind it would have made.
+public struct ChannelManifest: Sendable {
+    public var meta: ObjectMeta
+    /// "InMemoryChannel" or "Channel".
+    public var kind: String
+    /// The default delivery of the channel's subscriptions.
+    public var delivery: DeliverySpec?
+    /// The Sequence or Parallel that made it ("Sequence ns/name"); nil for one declared.
+    public var madeBy: String?
+}
+
+/// `messaging.knative.dev/v1` Subscription: every event of `channel` goes to `subscriber`; a
+/// reply event from it goes to `reply`. With no subscriber, events go straight to `reply`.
+public struct SubscriptionManifest: Sendable {
+    public var meta: ObjectMeta
+    public var channel: KReference
+    /// Where `spec.channel` is written.
+    public var channelLocation: SourceLocation
+    public var subscriber: Destination?
+    public var reply: Destination?
+    public var delivery: DeliverySpec?
+    /// As for `ChannelManifest`.
+    public var madeBy: String?
+}
+
+/// One step of a Sequence: a destination and its own delivery.
+public struct SequenceStep: Sendable {
+    public var destination: Destination
+    public var delivery: DeliverySpec?
+}
+
+/// `flows.knative.dev/v1` Sequence: the steps in order, each step's reply feeding the next,
+/// the last one's going to `reply`.
+public struct SequenceManifest: Sendable {
+    public var meta: ObjectMeta
+    public var steps: [SequenceStep]
+    public var reply: Destination?
+}
+
+/// One branch of a Parallel: an optional filter (an event passes when the filter replies it),
+/// the subscriber, and where the subscriber's replies go (else the Parallel's reply).
+public struct ParallelBranch: Sendable {
+    public var filter: Destination?
+    public var subscriber: Destination
+    public var reply: Destination?
+    public var delivery: DeliverySpec?
+}
+
+/// `flows.knative.dev/v1` Parallel: every event goes to every branch.
+public struct ParallelManifest: Sendable {
+    public var meta: ObjectMeta
+    public var branches: [ParallelBranch]
+    public var reply: Destination?
+}
