@@ -159,6 +159,15 @@ let package = Package(
             ],
             swiftSettings: fast
         ),
+        // Sources that need no bridge library: PingSource.
+        .target(
+            name: "SluiceSources",
+            dependencies: [
+                "SluiceIO", "SluiceHTTP", "SluiceCloudEvents", "SluiceConfig", "SluiceDelivery", "SluiceBroker", "SluiceStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "SluiceRabbitMQBridge",
             dependencies: [
@@ -174,7 +183,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker", "SluiceObservability", "SluiceKafkaBridge",
-                "SluiceRabbitMQBridge",
+                "SluiceRabbitMQBridge", "SluiceSources",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -231,6 +240,8 @@ let package = Package(
         .testTarget(name: "SluiceKafkaBridgeTests", dependencies: ["SluiceKafkaBridge"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsAMQPTests", dependencies: ["SluiceCloudEventsAMQP", "SluiceCloudEvents"], swiftSettings: strict),
         .testTarget(name: "SluiceRabbitMQBridgeTests", dependencies: ["SluiceRabbitMQBridge"], swiftSettings: strict),
+        .testTarget(name: "SluiceSourcesTests", dependencies: ["SluiceSources", "SluiceBroker", "SluiceConfig", "SluiceIO", "SluiceHTTP"],
+                    swiftSettings: strict),
         // KafkaSource and KafkaSink end to end: `sluice` and the mock cluster as processes, kcat.
         .testTarget(name: "SluiceKafkaTests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
         // RabbitmqSource end to end: `sluice` and a real rabbitmq-server as processes.

@@ -7,8 +7,10 @@ public final class DataPlane: Sendable {
     public let channels: [String: BrokerRuntime]
     /// Deliveries of triggers ("namespace/name") and subscriptions ("subscription:namespace/name").
     public let dispatchers: [String: QueueDelivery]
-    /// The brokers by the bytes of "namespace/name", for lookups straight from a request path.
-    private let byPath: ByteKeyTable<BrokerRuntime>
+    /// The brokers and the channels by the bytes of "namespace/name", for lookups straight from
+    /// a request path.
+    private let brokersByPath: ByteKeyTable<BrokerRuntime>
+    private let channelsByPath: ByteKeyTable<BrokerRuntime>
 
     /// `hubs` holds brokers and channels (by `BrokerRuntime.key`).
     init(hubs: [String: BrokerRuntime], dispatchers: [String: QueueDelivery]) {
@@ -20,16 +22,32 @@ public final class DataPlane: Sendable {
         self.brokers = brokers
         self.channels = channels
         self.dispatchers = dispatchers
-        var table = ByteKeyTable<BrokerRuntime>(minimumCapacity: brokers.count)
-        for (key, broker) in brokers { table[Array(key.utf8)] = broker }
-        byPath = table
+        brokersByPath = DataPlane.table(brokers)
+        channelsByPath = DataPlane.table(channels)
+    }
+
+    private static func table(_ hubs: [String: BrokerRuntime]) -> ByteKeyTable<BrokerRuntime> {
+        var table = ByteKeyTable<BrokerRuntime>(minimumCapacity: hubs.count)
+        for (key, hub) in hubs { table[Array(key.utf8)] = hub }
+        return table
     }
 
     /// The broker a request path "/namespace/name" (one trailing slash allowed) names.
     public func broker(path: UnsafeRawBufferPointer) -> BrokerRuntime? {
+        DataPlane.lookup(path, in: brokersByPath)
+    }
+
+    /// The channel a request path "/channels/namespace/name" (one trailing slash allowed) names.
+    public func channel(path: UnsafeRawBufferPointer) -> BrokerRuntime? {
+        let prefix = 9  // "/channels"
+        guard path.count > prefix else { return nil }
+        return DataPlane.lookup(UnsafeRawBufferPointer(rebasing: path[prefix...]), in: channelsByPath)
+    }
+
+    private static func lookup(_ path: UnsafeRawBufferPointer, in table: ByteKeyTable<BrokerRuntime>) -> BrokerRuntime? {
         guard path.count > 1, path[0] == 0x2F else { return nil }
         let end = path[path.count - 1] == 0x2F ? path.count - 1 : path.count
-        return byPath[bytes: UnsafeRawBufferPointer(rebasing: path[1..<end])]
+        return table[bytes: UnsafeRawBufferPointer(rebasing: path[1..<end])]
     }
 
     public static let empty = DataPlane(hubs: [:], dispatchers: [:])

@@ -49,13 +49,14 @@ public enum DestinationResolver {
     /// The channel of this process a ref names: a Channel's own, a flow's entry channel.
     static func channelName(_ ref: KReference) -> String? {
         let group = ref.apiVersion.map { $0.split(separator: "/").first.map(String.init) ?? "" }
+        func inGroup(_ expected: String) -> Bool { group == nil || group == expected }
         switch ref.kind {
-        case "Channel", "InMemoryChannel" where group == nil || group == "messaging.knative.dev":
-            return ref.name
-        case "Sequence" where group == nil || group == "flows.knative.dev":
-            return FlowLowering.sequenceChannelName(ref.name, step: 0)
-        case "Parallel" where group == nil || group == "flows.knative.dev":
-            return FlowLowering.parallelIngressName(ref.name)
+        case "Channel", "InMemoryChannel":
+            return inGroup("messaging.knative.dev") ? ref.name : nil
+        case "Sequence":
+            return inGroup("flows.knative.dev") ? FlowLowering.sequenceChannelName(ref.name, step: 0) : nil
+        case "Parallel":
+            return inGroup("flows.knative.dev") ? FlowLowering.parallelIngressName(ref.name) : nil
         default:
             return nil
         }

@@ -6,23 +6,26 @@ import SluiceHTTP
 extension Ingress {
     func handleChannel(_ request: borrowing HTTPRequest, _ responder: inout HTTPResponder) {
         guard isPost(request, &responder) else { return }
-        serveChannel(namespace: request.parameterString(0), name: request.parameterString(1), request, &responder)
+        guard let channel = states[responder.loop.index].plane.channel(path: request.path) else {
+            return notFound(namespace: request.parameterString(0), name: request.parameterString(1), &responder)
+        }
+        ingest(request, into: channel, &responder)
     }
 
     /// Serves a request to "/" whose Host names a channel; false when it names none.
     func handleChannelHost(_ request: borrowing HTTPRequest, _ responder: inout HTTPResponder) -> Bool {
         guard let host = request.headerString("host"), let (namespace, name) = Ingress.channelAddress(host: host) else { return false }
         guard isPost(request, &responder) else { return true }
-        serveChannel(namespace: namespace, name: name, request, &responder)
+        if let channel = states[responder.loop.index].plane.channel(namespace: namespace, name: name) {
+            ingest(request, into: channel, &responder)
+        } else {
+            notFound(namespace: namespace, name: name, &responder)
+        }
         return true
     }
 
-    private func serveChannel(namespace: String, name: String, _ request: borrowing HTTPRequest, _ responder: inout HTTPResponder) {
-        guard let channel = states[responder.loop.index].plane.channel(namespace: namespace, name: name) else {
-            responder.respond(status: .notFound, headers: IngressAnswers.allow, text: "channel \(namespace)/\(name) not found\n")
-            return
-        }
-        ingest(request, into: channel, &responder)
+    private func notFound(namespace: String, name: String, _ responder: inout HTTPResponder) {
+        responder.respond(status: .notFound, headers: IngressAnswers.allow, text: "channel \(namespace)/\(name) not found\n")
     }
 
     /// The namespace and name in `<name>-kn-channel.<namespace>[.svc[.<domain>]][:port]`.

@@ -44,6 +44,9 @@ enum ManifestKinds {
         Kind(group: "messaging.knative.dev", name: "Subscription") { document, set in
             if let subscription = ResourceDecoder.subscription(document) { set.subscriptions.append(subscription) }
         },
+        Kind(group: "sources.knative.dev", name: "PingSource") { document, set in
+            if let source = ResourceDecoder.pingSource(document) { set.pingSources.append(source) }
+        },
         Kind(group: "flows.knative.dev", name: "Sequence") { document, set in
             if let sequence = ResourceDecoder.sequence(document) { set.sequences.append(sequence) }
         },
@@ -55,7 +58,7 @@ enum ManifestKinds {
     /// Kinds the product serves in a later version: skipped with a warning that says so
     /// (rather than "unknown kind"), so a user knows their manifest was read correctly.
     static let planned: Set<String> = [
-        "messaging.knative.dev/KafkaChannel", "sources.knative.dev/PingSource", "eventing.knative.dev/EventPolicy",
+        "messaging.knative.dev/KafkaChannel", "eventing.knative.dev/EventPolicy",
     ]
 
     private static let byKey: [String: Kind] = Dictionary(served.map { ("\($0.group)/\($0.name)", $0) }) { first, _ in first }

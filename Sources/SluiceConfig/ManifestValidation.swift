@@ -2,9 +2,11 @@
 enum ManifestValidation {
     static func checkReferences(_ set: ManifestSet, _ diagnostics: Diagnostics) {
         var seen: [String: SourceLocation] = [:]
-        func checkUnique(_ kind: String, _ meta: ObjectMeta) {
+        func checkUnique(_ kind: String, _ meta: ObjectMeta, madeBy: String? = nil) {
             let key = "\(kind) \(meta.namespace)/\(meta.name)"
-            if let first = seen[key] {
+            if let first = seen[key], let madeBy {
+                diagnostics.error(meta.location, "\(madeBy) makes \(key), which is also declared at \(first)")
+            } else if let first = seen[key] {
                 diagnostics.error(meta.location, "\(key) is declared twice (first at \(first))")
             } else {
                 seen[key] = meta.location
@@ -19,10 +21,11 @@ enum ManifestValidation {
         for source in set.rabbitmqSources { checkUnique("RabbitmqSource", source.meta) }
         // Channels of every kind share one name space, as a Channel and its backing
         // InMemoryChannel share a name in Knative; a flow's channels and subscriptions count too.
-        for channel in set.channels { checkUnique("Channel", channel.meta) }
-        for subscription in set.subscriptions { checkUnique("Subscription", subscription.meta) }
+        for channel in set.channels { checkUnique("Channel", channel.meta, madeBy: channel.madeBy) }
+        for subscription in set.subscriptions { checkUnique("Subscription", subscription.meta, madeBy: subscription.madeBy) }
         for sequence in set.sequences { checkUnique("Sequence", sequence.meta) }
         for parallel in set.parallels { checkUnique("Parallel", parallel.meta) }
+        for source in set.pingSources { checkUnique("PingSource", source.meta) }
 
         // Secrets a Kafka resource reads must exist and hold the keys it names.
         for source in set.kafkaSources {

@@ -54,3 +54,21 @@ public struct ParallelManifest: Sendable {
     public var branches: [ParallelBranch]
     public var reply: Destination?
 }
+
+/// `sources.knative.dev/v1` PingSource: a fixed event on a cron schedule.
+public struct PingSourceManifest: Sendable {
+    public var meta: ObjectMeta
+    /// 5-field cron or a macro (`@hourly`, `@every 10s`); Knative's default `* * * * *`.
+    public var schedule: String
+    public var scheduleLocation: SourceLocation
+    /// An IANA zone name; nil: the process's own zone.
+    public var timezone: String?
+    public var timezoneLocation: SourceLocation
+    /// `datacontenttype`; nil: none.
+    public var contentType: String?
+    /// `data`, or `dataBase64` decoded; nil: no data.
+    public var data: [UInt8]?
+    public var sink: Destination
+    /// `spec.ceOverrides.extensions`, set on every event.
+    public var ceOverrides: [(name: String, value: String)]
+}

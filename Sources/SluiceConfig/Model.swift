@@ -123,6 +123,7 @@ public struct ManifestSet: Sendable {
     public var subscriptions: [SubscriptionManifest] = []
     public var sequences: [SequenceManifest] = []
     public var parallels: [ParallelManifest] = []
+    public var pingSources: [PingSourceManifest] = []
     public var brokerDefaults = BrokerDefaults()
     public var warnings: [ConfigProblem] = []
 

@@ -9,6 +9,7 @@ import SluiceIO
 import SluiceKafkaBridge
 import SluiceObservability
 import SluiceRabbitMQBridge
+import SluiceSources
 import SluiceStorage
 import Synchronization
 
@@ -64,6 +65,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         let kafka = KafkaBridge(controller: controller, group: group, client: client)
         controller.add(kafka)
         controller.add(RabbitmqBridge(controller: controller, group: group, client: client))
+        controller.add(PingSources(controller: controller, group: group, client: client))
         let ingressHandler = Ingress(controller: controller, group: group)
         do throws(StorageError) {
             try controller.openStores(for: manifests)
@@ -117,8 +119,8 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
             "ingress": "\(ingress.localAddress.map(\.description) ?? "?")",
             "metrics": "\(metrics.localAddress.map(\.description) ?? "?")",
             "loops": "\(group.loops.count)",
-            "brokers": "\(controller.current.brokers.count)",
-            "triggers": "\(controller.current.dispatchers.count)",
+            "brokers": "\(controller.current.brokers.count)", "channels": "\(controller.current.channels.count)",
+            "deliveries": "\(controller.current.dispatchers.count)",
         ])
         installSignalHandlers()
         releaseStartupPages()
@@ -168,7 +170,8 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
             do {
                 try controller.apply(manifests)
                 logger.info("SIGHUP: configuration reloaded", metadata: [
-                    "brokers": "\(controller.current.brokers.count)", "triggers": "\(controller.current.dispatchers.count)",
+                    "brokers": "\(controller.current.brokers.count)", "channels": "\(controller.current.channels.count)",
+                    "deliveries": "\(controller.current.dispatchers.count)",
                 ])
             } catch {
                 logger.error("SIGHUP: configuration not reloaded:\n\(error.description)")

@@ -4,6 +4,7 @@ import SluiceBroker
 import SluiceConfig
 import SluiceKafkaBridge
 import SluiceRabbitMQBridge
+import SluiceSources
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +31,14 @@ struct Validate: ParsableCommand {
         if !manifests.kafkaSources.isEmpty { counts.append("\(manifests.kafkaSources.count) Kafka sources") }
         if !manifests.kafkaSinks.isEmpty { counts.append("\(manifests.kafkaSinks.count) Kafka sinks") }
         if !manifests.rabbitmqSources.isEmpty { counts.append("\(manifests.rabbitmqSources.count) RabbitMQ sources") }
+        // Channels and subscriptions as the user declared them; a flow's own are counted in it.
+        let channels = manifests.channels.filter { $0.madeBy == nil }.count
+        let subscriptions = manifests.subscriptions.filter { $0.madeBy == nil }.count
+        if channels > 0 { counts.append("\(channels) channels") }
+        if subscriptions > 0 { counts.append("\(subscriptions) subscriptions") }
+        if !manifests.sequences.isEmpty { counts.append("\(manifests.sequences.count) sequences") }
+        if !manifests.parallels.isEmpty { counts.append("\(manifests.parallels.count) parallels") }
+        if !manifests.pingSources.isEmpty { counts.append("\(manifests.pingSources.count) ping sources") }
         print("\(config): ok (\(counts.joined(separator: ", ")))")
     }
 }
@@ -37,7 +46,7 @@ struct Validate: ParsableCommand {
 /// Reading and checking manifests, the same way for `validate`, `serve` and reloads.
 enum ConfigurationLoader {
     /// The kinds served beside brokers and triggers, each with its own checks.
-    static let components: [any DataPlaneComponent.Type] = [KafkaBridge.self, RabbitmqBridge.self]
+    static let components: [any DataPlaneComponent.Type] = [KafkaBridge.self, RabbitmqBridge.self, PingSources.self]
 
     static func load(path: String, options: DataPlaneOptions) -> Result<ManifestSet, ConfigError> {
         let read = ManifestLoader.read(path: path)

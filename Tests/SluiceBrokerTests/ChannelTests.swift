@@ -136,6 +136,29 @@ struct ChannelTests {
         #expect(subscriber.requests(to: "/b2-reply").map { $0.header("ce-type") } == ["fromb2"])
     }
 
+    @Test func deliveryFormatChoosesStructuredOrBinaryPerDestination() throws {
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let s = subscriber
+        var yaml = Manifest.channel("ns", "mixed") + Manifest.broker("ns", "default")
+        yaml += Manifest.subscription("ns", "structured", channel: "mixed", subscriber: "uri: \(s.url("/json"))", delivery: "format: json\n")
+        yaml += Manifest.subscription("ns", "binary", channel: "mixed", subscriber: "uri: \(s.url("/binary"))", delivery: "format: binary\n")
+        yaml += Manifest.trigger("ns", "structured", subscriber: s.url("/trigger-json"), delivery: "format: json\n")
+        let sluice = try SluiceProcess.serve(config: try manifestDirectory(["all.yaml": yaml]))
+        defer { sluice.stop() }
+        let sender = EventSender(port: sluice.ingressPort)
+        #expect(try sender.send("/channels/ns/mixed", id: "f1", data: "{\"n\":1}").status == 202)
+        #expect(try sender.send("/ns/default", id: "f2", data: "{\"n\":2}").status == 202)
+        #expect(eventually { [subscriber.requests(to: "/json"), subscriber.requests(to: "/binary"), subscriber.requests(to: "/trigger-json")].allSatisfy { $0.count == 1 } })
+        for path in ["/json", "/trigger-json"] {
+            let request = try #require(subscriber.requests(to: path).first)
+            #expect(request.header("content-type")?.hasPrefix("application/cloudevents+json") == true, "\(path)")
+            #expect(request.header("ce-id") == nil && request.bodyText.contains("\"specversion\""), "\(path): \(request.bodyText)")
+        }
+        let binary = try #require(subscriber.requests(to: "/binary").first)
+        #expect(binary.header("ce-id") == "f1" && binary.bodyText == "{\"n\":1}")
+    }
+
     @Test func channelEventsSurviveKillNine() throws {
         let probe = try Subscriber()
         let port = probe.port

@@ -149,6 +149,57 @@ struct ValidateCommandTests {
         #expect(lines.contains { $0.hasPrefix(directory + "/b.yaml:5: ") && $0.contains("backoffPolicy") })
     }
 
+    @Test func channelsFlowsAndPingSourcesAreCheckedAtTheirLines() throws {
+        let directory = try manifestDirectory(["c.yaml": """
+            apiVersion: sources.knative.dev/v1
+            kind: PingSource
+            metadata: {name: bad-cron, namespace: demo}
+            spec:
+              schedule: "61 * * * *"
+              timezone: Mars/Olympus
+              sink: {uri: "http://127.0.0.1:9/"}
+            ---
+            apiVersion: messaging.knative.dev/v1
+            kind: Subscription
+            metadata: {name: lonely, namespace: demo}
+            spec:
+              channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: nowhere}
+              subscriber: {uri: "http://127.0.0.1:9/"}
+            ---
+            apiVersion: flows.knative.dev/v1
+            kind: Sequence
+            metadata: {name: empty, namespace: demo}
+            spec:
+              steps: []
+            ---
+            apiVersion: messaging.knative.dev/v1
+            kind: InMemoryChannel
+            metadata: {name: empty-kn-sequence-0, namespace: demo}
+            ---
+            apiVersion: flows.knative.dev/v1
+            kind: Parallel
+            metadata: {name: twin, namespace: demo}
+            spec:
+              branches:
+                - subscriber: {uri: "http://127.0.0.1:9/"}
+            ---
+            apiVersion: messaging.knative.dev/v1
+            kind: Channel
+            metadata: {name: twin-kn-parallel, namespace: demo}
+            """])
+        let sluice = try SluiceProcess(["validate", "--config", directory])
+        #expect(sluice.waitForExit() == 1)
+        #expect(eventually { sluice.standardError.split(separator: "\n").count >= 5 })
+        let lines = sluice.standardError.split(separator: "\n").map(String.init)
+        let file = directory + "/c.yaml"
+        #expect(lines.contains { $0.hasPrefix(file + ":5: ") && $0.contains("minute") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix(file + ":6: ") && $0.contains("unknown time zone") })
+        #expect(lines.contains { $0.hasPrefix(file + ":13: warning: ") && $0.contains("channel \"nowhere\" does not exist") })
+        #expect(lines.contains { $0.hasPrefix(file + ":20: ") && $0.contains("at least one step") })
+        #expect(lines.contains { $0.hasPrefix(file + ":26: Parallel demo/twin makes Channel demo/twin-kn-parallel, which is also declared at \(file):33") },
+                "a channel a Parallel makes cannot be declared too: \(lines)")
+    }
+
     @Test func serveRefusesTheSameProblems() throws {
         let directory = try manifestDirectory(["a.yaml": """
             apiVersion: eventing.knative.dev/v1

@@ -222,7 +222,7 @@ struct ManifestParsingTests {
 
     @Test(arguments: [
         ("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n", "unknown kind Widget (example.com/v1); skipped"),
-        ("apiVersion: sources.knative.dev/v1\nkind: PingSource\nmetadata:\n  name: p\n", "PingSource (sources.knative.dev/v1) is not served"),
+        ("apiVersion: messaging.knative.dev/v1beta1\nkind: KafkaChannel\nmetadata:\n  name: k\n", "KafkaChannel (messaging.knative.dev/v1beta1) is not served"),
     ])
     func unknownKindsAreSkippedWithAWarning(document: String, warning: String) throws {
         let yaml = broker + "# skipped\n" + document

@@ -20,6 +20,9 @@ extension ResourceDecoder {
             return nil
         }
         guard let channel = reference(channelNode, context: "\(context) channel") else { return nil }
+        if let namespace = channel.namespace, namespace != meta.namespace {
+            diagnostics.error(channelNode.location, "\(context): the channel must be in the subscription's namespace (\(meta.namespace)), not \(namespace)")
+        }
         if !channelKinds.contains(channel.kind) {
             diagnostics.error(channelNode.location, "\(context): channel kind \(channel.kind) is not a channel (\(channelKinds.sorted().joined(separator: ", ")))")
         }
