@@ -19,24 +19,36 @@ wait_for_port() {
     exit 1
 }
 
-# start_subscriber PORT: one nginx worker answering every request with 200 (the subscriber of
-# the source benchmarks); its worker's pid in NGINX_WORKER.
-start_subscriber() {
-    cat >"$WORK/nginx-$1.conf" <<NGINX
+# nginx_process NAME SERVERS [CPUS]: an nginx of its own (one worker, keep-alive, no logs,
+# temporary files in $WORK) serving the server block(s) SERVERS, pinned to CPUS when given;
+# its master's pid in NGINX_PID.
+nginx_process() {
+    cat >"$WORK/$1.conf" <<NGINX
 worker_processes 1;
 daemon off;
-pid $WORK/nginx-$1.pid;
-error_log $WORK/nginx-$1-error.log;
+pid $WORK/$1.pid;
+error_log $WORK/$1-error.log;
 events { worker_connections 4096; }
 http {
     access_log off;
     keepalive_requests 100000000;
     client_body_temp_path $WORK;
-    server { listen 127.0.0.1:$1; location / { return 200; } }
+    proxy_temp_path $WORK;
+    fastcgi_temp_path $WORK;
+    uwsgi_temp_path $WORK;
+    scgi_temp_path $WORK;
+$2
 }
 NGINX
-    nginx -c "$WORK/nginx-$1.conf" &
-    PIDS+=($!)
+    if [ -n "${3:-}" ]; then taskset -c "$3" nginx -c "$WORK/$1.conf" & else nginx -c "$WORK/$1.conf" & fi
+    NGINX_PID=$!
+    PIDS+=($NGINX_PID)
+}
+
+# start_subscriber PORT: one nginx worker answering every request with 200 (the subscriber of
+# the source benchmarks); its worker's pid in NGINX_WORKER.
+start_subscriber() {
+    nginx_process "nginx-$1" "    server { listen 127.0.0.1:$1; location / { return 200; } }"
     wait_for_port "$1"
     NGINX_WORKER=$(pgrep -P "$(cat "$WORK/nginx-$1.pid")" | head -1)
 }

@@ -30,21 +30,7 @@ swift build -c release --product sluice >/dev/null
 (cd benchmarks && swift build -c release >/dev/null)
 BENCH=benchmarks/.build/release/sluice-bench
 
-cat >"$WORK/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $WORK;
-    proxy_temp_path $WORK;
-    fastcgi_temp_path $WORK;
-    uwsgi_temp_path $WORK;
-    scgi_temp_path $WORK;
-    server { listen 127.0.0.1:$SINK_PORT; location / { return 200; } }
+nginx_process subscribers "    server { listen 127.0.0.1:$SINK_PORT; location / { return 200; } }
     server {
         listen 127.0.0.1:$STEP_PORT;
         location / {
@@ -55,11 +41,7 @@ http {
             default_type application/json;
             return 200 '{}';
         }
-    }
-}
-EOF
-taskset -c 0 nginx -c "$WORK/nginx.conf" &
-PIDS+=($!)
+    }" 0
 wait_for_port "$SINK_PORT"
 
 metric() { curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v name="$1" 'index($0, name"{") == 1 {sum += $2} END {printf "%.0f\n", sum + 0}'; }

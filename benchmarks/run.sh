@@ -59,39 +59,13 @@ BENCH=benchmarks/.build/release/sluice-bench
 gcc -O2 -shared -fPIC -o "$WORK/malloc-counter.so" benchmarks/malloc-counter.c -ldl
 
 
-cat >"$WORK/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $WORK;
-    proxy_temp_path $WORK;
-    fastcgi_temp_path $WORK;
-    uwsgi_temp_path $WORK;
-    scgi_temp_path $WORK;
-    server { listen 127.0.0.1:$NGINX_PORT; location / { return 202; } }
-}
-EOF
-# An nginx process of its own (one worker, CPU 0) named $1, serving the server block(s) $2.
-nginx_process() {
-    sed -e "s|$WORK/nginx.pid|$WORK/$1.pid|" -e "s|$WORK/nginx-error.log|$WORK/$1-error.log|" \
-        -e '/^    server { listen/,$d' "$WORK/nginx.conf" >"$WORK/$1.conf"
-    printf '%s\n}\n' "$2" >>"$WORK/$1.conf"
-    taskset -c 0 nginx -c "$WORK/$1.conf" &
-    PIDS+=($!)
-}
-taskset -c 0 nginx -c "$WORK/nginx.conf" &
-PIDS+=($!)
+nginx_process nginx "    server { listen 127.0.0.1:$NGINX_PORT; location / { return 202; } }" 0
 KEEP_UPSTREAM='proxy_http_version 1.1; proxy_set_header Connection "";'
-nginx_process sink "    server { listen 127.0.0.1:$SINK_PORT; location / { return 200; } }"
+nginx_process sink "    server { listen 127.0.0.1:$SINK_PORT; location / { return 200; } }" 0
 nginx_process proxy "    upstream sink { server 127.0.0.1:$SINK_PORT; keepalive 64; }
-    server { listen 127.0.0.1:$PROXY_PORT; location / { proxy_pass http://sink/sink; $KEEP_UPSTREAM } }"
+    server { listen 127.0.0.1:$PROXY_PORT; location / { proxy_pass http://sink/sink; $KEEP_UPSTREAM } }" 0
 nginx_process latency-proxy "    upstream latency { server 127.0.0.1:$LATENCY_SINK_PORT; keepalive 64; }
-    server { listen 127.0.0.1:$LATENCY_PROXY_PORT; location / { proxy_pass http://latency/sink; $KEEP_UPSTREAM } }"
+    server { listen 127.0.0.1:$LATENCY_PROXY_PORT; location / { proxy_pass http://latency/sink; $KEEP_UPSTREAM } }" 0
 taskset -c 0 "$BENCH" server "$ENGINE_PORT" 1 >/dev/null &
 PIDS+=($!)
 wait_for_port "$NGINX_PORT"

@@ -56,14 +56,12 @@ public final class Ingress: Sendable {
             self.handleChannel(request, &responder)
         }
         router.fallback = { [self] request, responder in
-            // A channel's Host-based address; else, as Knative: "/" is 404, any other path that
-            // is not /<namespace>/<broker> is 400.
-            if request.path.count <= 1, self.handleChannelHost(request, &responder) {
-                return
-            } else if request.path.count <= 1 {
-                responder.respond(IngressAnswers.notFoundRoot)
-            } else {
+            // As Knative: a path that is not /<namespace>/<broker> is 400, and "/" is 404 unless
+            // the Host names a channel.
+            if request.path.count > 1 {
                 responder.respond(status: .badRequest, headers: IngressAnswers.allow, text: "bad path: expected /<namespace>/<broker>\n")
+            } else if !self.handleChannelHost(request, &responder) {
+                responder.respond(IngressAnswers.notFoundRoot)
             }
         }
     }
