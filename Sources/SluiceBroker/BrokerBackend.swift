@@ -24,6 +24,12 @@ public protocol BrokerBackend: AnyObject, Sendable {
     var storageMetrics: StorageMetrics? { get }
     /// Writes what is pending and releases files; the backend takes no events afterwards.
     func close()
+    /// Why the broker cannot take events now (its Kafka cluster unreachable); nil when it can.
+    var readinessProblem: String? { get }
+}
+
+extension BrokerBackend {
+    public var readinessProblem: String? { nil }
 }
 
 /// A broker whose events wait in one of this process's stores (memory or disk, both keeping

@@ -52,6 +52,12 @@ public final class DataPlaneController: @unchecked Sendable {  // reconcilers ar
 
     public var components: [any DataPlaneComponent] { componentList.withLock { $0 } }
 
+    /// Why the data plane is not ready, one line each: a component's problems and a broker's
+    /// (a Kafka-class broker whose cluster does not answer). Empty when it is.
+    public var readinessProblems: [String] {
+        components.flatMap(\.readinessProblems) + current.brokers.values.compactMap(\.backend.readinessProblem).sorted()
+    }
+
     /// Where deliveries to `destination` go, as triggers resolve it: a Broker or a component's
     /// sink in this process, else HTTP.
     public func resolve(_ destination: Destination, namespace: String) -> DeliveryTarget? {

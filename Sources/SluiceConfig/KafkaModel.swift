@@ -70,3 +70,40 @@ public struct KafkaSinkManifest: Sendable {
     public var authSecret: String?
     public var authLocation: SourceLocation
 }
+
+/// A Kafka-class broker's topic and cluster (`eventing.knative.dev/broker.class: Kafka`), from
+/// the ConfigMap its `spec.config` names (Knative's `kafka-broker-config`: `bootstrap.servers`,
+/// `default.topic.partitions`, `default.topic.replication.factor`) and its annotations.
+public struct KafkaBrokerSettings: Sendable, Equatable {
+    public static let brokerClass = "Kafka"
+    public static let externalTopicAnnotation = "kafka.eventing.knative.dev/external.topic"
+    public static let orderingAnnotation = "kafka.eventing.knative.dev/delivery.order"
+
+    public var bootstrapServers: [String]
+    /// `knative-broker-<namespace>-<name>`, or the external topic.
+    public var topic: String
+    public var partitions: Int
+    public var replicationFactor: Int
+    /// The user's own topic (the annotation): Sluice never creates it.
+    public var externalTopic: Bool
+    /// Client tuning from Knative's `config-kafka-broker-data-plane` ConfigMap: the Java
+    /// properties text of its consumer and producer keys ("" when absent).
+    public var consumerTuning: String
+    public var producerTuning: String
+
+    public init(bootstrapServers: [String], topic: String, partitions: Int, replicationFactor: Int, externalTopic: Bool,
+                consumerTuning: String = "", producerTuning: String = "") {
+        self.bootstrapServers = bootstrapServers
+        self.topic = topic
+        self.partitions = partitions
+        self.replicationFactor = replicationFactor
+        self.externalTopic = externalTopic
+        self.consumerTuning = consumerTuning
+        self.producerTuning = producerTuning
+    }
+
+    /// Knative's consumer group of a trigger on a Kafka-class broker.
+    public static func consumerGroup(triggerNamespace namespace: String, name: String) -> String {
+        "knative-trigger-\(namespace)-\(name)"
+    }
+}

@@ -35,6 +35,7 @@ public enum ManifestLoader {
             decodeFile(file.name, file.contents, into: &set, diagnostics)
         }
         FlowLowering.expand(&set)
+        KafkaBrokerConfig.resolve(&set, diagnostics)
         ManifestValidation.checkReferences(set, diagnostics)
         set.warnings = diagnostics.warnings.sorted(by: ConfigProblem.inFileOrder)
         return (set, diagnostics.errors.sorted(by: ConfigProblem.inFileOrder))

@@ -62,13 +62,19 @@ public struct BrokerManifest: Sendable {
     public var brokerClass: String?
     public var delivery: DeliverySpec?
     public var config: KReference?
+    /// For a Kafka-class broker: its topic and cluster, resolved from `config` after loading.
+    public var kafka: KafkaBrokerSettings?
 
-    public init(meta: ObjectMeta, brokerClass: String?, delivery: DeliverySpec?, config: KReference?) {
+    public init(meta: ObjectMeta, brokerClass: String?, delivery: DeliverySpec?, config: KReference?, kafka: KafkaBrokerSettings? = nil) {
         self.meta = meta
         self.brokerClass = brokerClass
         self.delivery = delivery
         self.config = config
+        self.kafka = kafka
     }
+
+    /// `eventing.knative.dev/broker.class: Kafka`: the broker's events live in a Kafka topic.
+    public var isKafkaClass: Bool { brokerClass == KafkaBrokerSettings.brokerClass }
 }
 
 public struct TriggerManifest: Sendable {

@@ -75,6 +75,13 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
 
     public var loop: EventLoop { client.loop }
 
+    /// When the group has no committed offset for a partition it is given, start at the
+    /// partition's end and store that offset, so the next commit fixes the group's start in
+    /// Kafka: a trigger of a Kafka-class broker starts at the end of the topic as Knative's
+    /// do, and a restart before anything was delivered resumes there rather than skipping to
+    /// the new end. Set before `start`.
+    public var startsNewGroupsAtEnd = false
+
     /// Joins the group and starts delivering to `delegate` (kept weakly).
     public func start(delegate: any Delegate) {
         self.delegate = delegate
@@ -153,12 +160,36 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
         let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
         let partitions = KafkaConsumer.partitions(list)
         if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            let pinned = startsNewGroupsAtEnd && !closing ? pinUncommittedToEnd(handle, list) : nil
             if !closing { delegate?.assigned(partitions) }
             if cooperative { rd_kafka_error_destroy(rd_kafka_incremental_assign(handle, list)) } else { rd_kafka_assign(handle, list) }
+            if let pinned {
+                if pinned.pointee.cnt > 0 { _ = rd_kafka_offsets_store(handle, pinned) }
+                rd_kafka_topic_partition_list_destroy(pinned)
+            }
         } else {
             if !closing { delegate?.revoked(partitions) }
             if cooperative { rd_kafka_error_destroy(rd_kafka_incremental_unassign(handle, list)) } else { rd_kafka_assign(handle, nil) }
         }
+    }
+
+    /// Sets each partition of `list` to the group's committed offset, or to the partition's
+    /// end when there is none; returns those set to the end (to store once assigned). Blocks
+    /// on the cluster for a moment, at a rebalance only; a partition it cannot ask about keeps
+    /// `auto.offset.reset`.
+    private func pinUncommittedToEnd(_ handle: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?)
+        -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? {
+        guard let list, let elements = list.pointee.elems, let pinned = rd_kafka_topic_partition_list_new(list.pointee.cnt) else { return nil }
+        guard rd_kafka_committed(handle, list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR else { return pinned }
+        for index in 0..<Int(list.pointee.cnt) where elements[index].offset < 0 && elements[index].err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            guard rd_kafka_query_watermark_offsets(handle, elements[index].topic, elements[index].partition, &low, &high, 5000)
+                    == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+            elements[index].offset = high
+            rd_kafka_topic_partition_list_add(pinned, elements[index].topic, elements[index].partition).pointee.offset = high
+        }
+        return pinned
     }
 
     private static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaPartition] {

@@ -39,7 +39,12 @@ enum KafkaClientSettings {
 
     /// The properties file in a data-plane ConfigMap (any namespace), those librdkafka takes.
     private static func dataPlane(_ map: (name: String, key: String), manifests: ManifestSet) -> (properties: KafkaProperties, ignored: [String]) {
-        guard let text = manifests.configMap(namespace: nil, name: map.name)?.data[map.key] else { return (KafkaProperties(), []) }
+        tuning(manifests.configMap(namespace: nil, name: map.name)?.data[map.key] ?? "")
+    }
+
+    /// The properties in a data-plane ConfigMap's text that librdkafka takes and the delivery
+    /// guarantees allow; the keys left out.
+    static func tuning(_ text: String) -> (properties: KafkaProperties, ignored: [String]) {
         var properties = KafkaProperties()
         var ignored: [String] = []
         for entry in parseProperties(text) {

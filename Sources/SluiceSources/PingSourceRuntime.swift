@@ -35,7 +35,7 @@ final class PingSourceRuntime: Deliverer.Owner, @unchecked Sendable {  // mutabl
     let fingerprint: String
     let route: DeliveryRoute
     private let schedule: CronSchedule
-    private let clock: PingClock
+    private let clock: any PingClock
     private let send: @Sendable (StoredEvent, DeliveryRoute, PingSourceRuntime) -> Void
     private let logger: Logger
     private let source: String
@@ -44,7 +44,7 @@ final class PingSourceRuntime: Deliverer.Owner, @unchecked Sendable {  // mutabl
     /// The scheduled time of the last tick sent (shared with the runtime that replaces it).
     let lastTick: Locked<Date>
 
-    init(manifest: PingSourceManifest, fingerprint: String, schedule: CronSchedule, route: DeliveryRoute, clock: PingClock,
+    init(manifest: PingSourceManifest, fingerprint: String, schedule: CronSchedule, route: DeliveryRoute, clock: any PingClock,
          lastTick: Locked<Date>, logger: Logger, send: @escaping @Sendable (StoredEvent, DeliveryRoute, PingSourceRuntime) -> Void) {
         self.manifest = manifest
         self.fingerprint = fingerprint

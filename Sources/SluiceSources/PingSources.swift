@@ -13,7 +13,7 @@ public final class PingSources: DataPlaneComponent, @unchecked Sendable {  // `s
     private unowned let controller: DataPlaneController
     private let loops: [EventLoop]
     private let deliverers: [Deliverer]
-    private let clock: (@Sendable (EventLoop) -> PingClock)
+    private let clock: (@Sendable (EventLoop) -> any PingClock)
     private let logger: Logger
     private let lock = Locked(())
     private var sources: [String: PingSourceRuntime] = [:]
@@ -22,7 +22,7 @@ public final class PingSources: DataPlaneComponent, @unchecked Sendable {  // `s
 
     /// `clock` gives each loop's clock (tests pass their own).
     public init(controller: DataPlaneController, group: EventLoopGroup, client: HTTPClient,
-                clock: (@Sendable (EventLoop) -> PingClock)? = nil, logger: Logger = Logger(label: "sluice.ping")) {
+                clock: (@Sendable (EventLoop) -> any PingClock)? = nil, logger: Logger = Logger(label: "sluice.ping")) {
         self.controller = controller
         loops = group.loops
         deliverers = Deliverer.http(client: client, loops: group.loops)

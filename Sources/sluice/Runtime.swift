@@ -61,7 +61,10 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
 
         group = try EventLoopGroup(loopCount: serve.loops ?? LoopThread.processorCount)
         client = HTTPClient(group: group)
-        controller = DataPlaneController(options: options, group: group, client: client)
+        let loops = group.loops
+        controller = DataPlaneController(options: options, group: group, client: client) { classes in
+            classes.register(KafkaBrokerSettings.brokerClass, KafkaBrokerFactory(loops: loops))
+        }
         let kafka = KafkaBridge(controller: controller, group: group, client: client)
         controller.add(kafka)
         controller.add(RabbitmqBridge(controller: controller, group: group, client: client))
@@ -90,7 +93,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         router.get("/healthz") { _, responder in responder.respond(Probes.alive) }
         router.get("/readyz") { _, responder in
             guard readiness.isReady else { return responder.respond(Probes.notReady) }
-            let problems = controller.components.flatMap(\.readinessProblems)
+            let problems = controller.readinessProblems
             responder.respond(problems.isEmpty ? Probes.ready : Probes.notReady(problems))
         }
         kafka.install(on: &router)

@@ -12,6 +12,59 @@ struct KafkaManifestTests {
         return []
     }
 
+    @Test("a Kafka-class broker takes its cluster and topic from its ConfigMap, and its tuning from the data-plane one")
+    func kafkaClassBroker() throws {
+        let set = try load("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: team-kafka, namespace: shop}
+            data: {bootstrap.servers: "a:9092, b:9092", default.topic.partitions: "4"}
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: config-kafka-broker-data-plane, namespace: knative-eventing}
+            data: {config-kafka-broker-consumer.properties: "session.timeout.ms=6000"}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata:
+              name: orders
+              namespace: shop
+              annotations: {eventing.knative.dev/broker.class: Kafka}
+            spec:
+              config: {apiVersion: v1, kind: ConfigMap, name: team-kafka}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata:
+              name: mine
+              namespace: shop
+              annotations: {eventing.knative.dev/broker.class: Kafka, kafka.eventing.knative.dev/external.topic: my-topic}
+            spec:
+              config: {apiVersion: v1, kind: ConfigMap, name: team-kafka, namespace: shop}
+            """)
+        let orders = try #require(set.broker(namespace: "shop", name: "orders")?.kafka)
+        #expect(orders == KafkaBrokerSettings(bootstrapServers: ["a:9092", "b:9092"], topic: "knative-broker-shop-orders", partitions: 4,
+                                              replicationFactor: 3, externalTopic: false, consumerTuning: "session.timeout.ms=6000"))
+        let mine = try #require(set.broker(namespace: "shop", name: "mine")?.kafka)
+        #expect(mine.topic == "my-topic" && mine.externalTopic)
+        #expect(KafkaBrokerSettings.consumerGroup(triggerNamespace: "shop", name: "t") == "knative-trigger-shop-t")
+
+        let bad = problems("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kafka-broker-config, namespace: knative-eventing}
+            data: {default.topic.partitions: "many"}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata:
+              name: b
+              annotations: {eventing.knative.dev/broker.class: Kafka}
+            """)
+        #expect(bad.contains { $0.hasPrefix("k.yaml:1:") && $0.contains("bootstrap.servers is missing") }, "\(bad)")
+    }
+
     @Test("a KafkaSource reads every field, with Knative's defaults where absent")
     func source() throws {
         let set = try load("""

@@ -5,9 +5,6 @@ extension ResourceDecoder {
         let context = "Broker \(meta.namespace)/\(meta.name)"
         let spec = document.mapping("spec", context: context)
         let brokerClass = meta.annotations[brokerClassAnnotation]
-        if brokerClass == "Kafka" {
-            document.diagnostics.error(meta.location, "\(context): broker class Kafka is not supported by this version of Sluice yet")
-        }
         let delivery = spec.flatMap { $0.mapping("delivery", context: context) }.map { deliverySpec($0, context: context) }
         let config = spec.flatMap { $0.mapping("config", context: context) }.flatMap { reference($0, context: "\(context) spec.config") }
         return BrokerManifest(meta: meta, brokerClass: brokerClass, delivery: delivery, config: config)

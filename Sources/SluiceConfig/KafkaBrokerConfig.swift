@@ -1,0 +1,49 @@
+import Foundation
+
+/// Resolves each Kafka-class broker's settings from the ConfigMap its `spec.config` names (the
+/// broker's namespace when the reference has none; `kafka-broker-config` in `knative-eventing`
+/// when the broker names none, as Knative's default), once every document is read.
+enum KafkaBrokerConfig {
+    static let defaultConfigMap = (name: "kafka-broker-config", namespace: "knative-eventing")
+    static let dataPlaneConfigMap = (name: "config-kafka-broker-data-plane", consumer: "config-kafka-broker-consumer.properties",
+                                     producer: "config-kafka-broker-producer.properties")
+
+    static func resolve(_ set: inout ManifestSet, _ diagnostics: Diagnostics) {
+        let tuning = set.configMap(namespace: nil, name: dataPlaneConfigMap.name)
+        for index in set.brokers.indices where set.brokers[index].isKafkaClass {
+            let broker = set.brokers[index]
+            let context = "Broker \(broker.meta.namespace)/\(broker.meta.name)"
+            let reference = broker.config
+            if let reference, reference.kind != "ConfigMap" {
+                diagnostics.error(broker.meta.location, "\(context): spec.config of a Kafka-class broker must be a ConfigMap, not a \(reference.kind)")
+                continue
+            }
+            let name = reference?.name ?? defaultConfigMap.name
+            let namespace = reference.map { $0.namespace ?? broker.meta.namespace } ?? defaultConfigMap.namespace
+            guard let configMap = set.configMap(namespace: namespace, name: name) else {
+                diagnostics.error(broker.meta.location, "\(context): its Kafka settings, ConfigMap \(namespace)/\(name), do not exist")
+                continue
+            }
+            let servers = (configMap.data["bootstrap.servers"] ?? "").split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !servers.isEmpty else {
+                diagnostics.error(configMap.meta.location, "ConfigMap \(namespace)/\(name): bootstrap.servers is missing (needed by \(context))")
+                continue
+            }
+            func number(_ key: String, default value: Int) -> Int {
+                guard let text = configMap.data[key] else { return value }
+                guard let parsed = Int(text.trimmingCharacters(in: .whitespaces)), parsed > 0, parsed <= 10_000 else {
+                    diagnostics.error(configMap.meta.location, "ConfigMap \(namespace)/\(name): \(key) must be a positive number, not \"\(text)\"")
+                    return value
+                }
+                return parsed
+            }
+            let external = broker.meta.annotations[KafkaBrokerSettings.externalTopicAnnotation].flatMap { $0.isEmpty ? nil : $0 }
+            set.brokers[index].kafka = KafkaBrokerSettings(
+                bootstrapServers: servers, topic: external ?? "knative-broker-\(broker.meta.namespace)-\(broker.meta.name)",
+                partitions: number("default.topic.partitions", default: 10),
+                replicationFactor: number("default.topic.replication.factor", default: 3), externalTopic: external != nil,
+                consumerTuning: tuning?.data[dataPlaneConfigMap.consumer] ?? "", producerTuning: tuning?.data[dataPlaneConfigMap.producer] ?? "")
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Dispatch
+import Logging
+import SluiceBroker
+import SluiceCloudEvents
+import SluiceCloudEventsKafka
+import SluiceConfig
+import SluiceFilter
+import SluiceIO
+import SluiceKafka
+import SluiceStorage
+import Synchronization
+
+/// Opens Kafka-class brokers (`eventing.knative.dev/broker.class: Kafka`): registered with the
+/// data plane's broker classes, so the ingress, triggers and deliveries are the ones every
+/// broker has, and only where events wait differs.
+public struct KafkaBrokerFactory: BrokerBackendFactory {
+    let loops: [EventLoop]
+    let logger: Logger
+    /// Events of one trigger taken from Kafka and not yet delivered.
+    let window: Int
+
+    public init(loops: [EventLoop], window: Int = 1000, logger: Logger = Logger(label: "sluice.kafka.broker")) {
+        self.loops = loops
+        self.window = window
+        self.logger = logger
+    }
+
+    public func open(_ broker: BrokerManifest, storagePath: String) throws(StorageError) -> any BrokerBackend {
+        guard let settings = broker.kafka else {
+            throw .failed("Broker \(broker.meta.namespace)/\(broker.meta.name) has no Kafka settings")
+        }
+        do throws(KafkaError) {
+            return try KafkaBrokerBackend(broker: broker, settings: settings, loops: loops, window: window, logger: logger)
+        } catch {
+            throw .failed("Kafka producer for Broker \(broker.meta.namespace)/\(broker.meta.name): \(error)")
+        }
+    }
+}
+
+/// A Kafka-class broker's events: the ingress writes each one as a binary-mode record to the
+/// broker's topic (key `partitionkey`; idempotent, `acks=all`) and is answered once Kafka
+/// acknowledged it; each trigger reads the topic in its own consumer group
+/// (`KafkaTriggerQueue`). Nothing is kept on local disk. One producer per loop.
+final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `triggers` is used under its lock
+    let broker: BrokerManifest
+    let settings: KafkaBrokerSettings
+    private let loops: [EventLoop]
+    private let window: Int
+    private let logger: Logger
+    private let producers: [KafkaProducer]
+    private let nextProducer = Atomic<Int>(0)
+    private let triggers = Locked<[String: KafkaTriggerQueue]>([:])
+
+    init(broker: BrokerManifest, settings: KafkaBrokerSettings, loops: [EventLoop], window: Int, logger: Logger) throws(KafkaError) {
+        self.broker = broker
+        self.settings = settings
+        self.loops = loops
+        self.window = window
+        self.logger = logger
+        var producers: [KafkaProducer] = []
+        let tuning = KafkaClientSettings.tuning(settings.producerTuning)
+        if !tuning.ignored.isEmpty { logger.warning("config-kafka-broker-data-plane: producer properties left out: \(tuning.ignored.joined(separator: ", "))") }
+        for loop in loops {
+            var properties = tuning.properties
+            properties["bootstrap.servers"] = settings.bootstrapServers.joined(separator: ",")
+            properties["client.id"] = "sluice-broker-\(broker.meta.namespace)-\(broker.meta.name)-\(loop.index)"
+            do {
+                producers.append(try KafkaProducer(properties: properties, loop: loop, logger: logger))
+            } catch {
+                for producer in producers { producer.close(timeout: .zero) }
+                throw error
+            }
+        }
+        self.producers = producers
+    }
+
+    func bind(triggers plans: [(key: String, filter: Filter)], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue]) {
+        let (queues, removed) = triggers.withLock { current -> ([any TriggerQueue], [KafkaTriggerQueue]) in
+            var kept: [String: KafkaTriggerQueue] = [:]
+            var queues: [any TriggerQueue] = []
+            for (index, plan) in plans.enumerated() {
+                if let existing = current[plan.key] ?? kept[plan.key] {
+                    existing.update(filter: plan.filter)
+                    kept[plan.key] = existing
+                    queues.append(existing)
+                } else if let created = makeQueue(plan.key, filter: plan.filter, loop: loops[index % loops.count]) {
+                    kept[plan.key] = created
+                    queues.append(created)
+                }
+            }
+            let removed = current.filter { kept[$0.key] == nil }.map(\.value)
+            current = kept
+            return (queues, removed)
+        }
+        for queue in removed { queue.stop() }
+        return (KafkaBrokerIntake(backend: self), queues)
+    }
+
+    /// The queue of trigger `key` ("namespace/name"), its consumer joining Knative's group for
+    /// it; a new group starts at the end of the topic, as Knative's triggers do.
+    private func makeQueue(_ key: String, filter: Filter, loop: EventLoop) -> KafkaTriggerQueue? {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        var properties = KafkaClientSettings.tuning(settings.consumerTuning).properties
+        properties["bootstrap.servers"] = settings.bootstrapServers.joined(separator: ",")
+        properties["group.id"] = KafkaBrokerSettings.consumerGroup(triggerNamespace: parts[0], name: parts[1])
+        properties["auto.offset.reset"] = "latest"
+        properties["client.id"] = "sluice-trigger-\(parts[0])-\(parts[1])"
+        do {
+            let consumer = try KafkaConsumer(properties: properties, topics: [settings.topic], loop: loop, logger: logger)
+            consumer.startsNewGroupsAtEnd = true
+            let queue = KafkaTriggerQueue(key: key, filter: filter, consumer: consumer, capacity: window,
+                                          wrappedSource: "/apis/v1/namespaces/\(broker.meta.namespace)/brokers/\(broker.meta.name)", logger: logger)
+            queue.start()
+            return queue
+        } catch {
+            logger.error("trigger \(key): cannot create its Kafka consumer: \(error)")
+            return nil
+        }
+    }
+
+    /// Writes `events` to the topic; `completion` once Kafka acknowledged all of them, or the
+    /// first failure.
+    func produce(_ events: [CloudEvent], completion: @escaping @Sendable (KafkaError?) -> Void) {
+        let producer = producers[nextProducer.add(1, ordering: .relaxed).oldValue % producers.count]
+        let tally = Tally(remaining: events.count)
+        for event in events {
+            let record = KafkaEventEncoder.encode(event, mode: .binary)
+            let refused = producer.produce(topic: settings.topic, key: record.key, value: record.value,
+                                           headers: record.headers.map { ($0.name, $0.value) }) { error in
+                if let outcome = tally.finish(error) { completion(outcome.error) }
+            }
+            if let refused, let outcome = tally.finish(refused) { completion(outcome.error) }
+        }
+        if events.isEmpty { completion(nil) }
+    }
+
+    var storageMetrics: StorageMetrics? { nil }
+
+    var readinessProblem: String? {
+        guard producers.allSatisfy({ !$0.isReachable }) else { return nil }
+        let reason = producers.compactMap(\.lastReportedError).first.map { ": \($0)" } ?? ""
+        return "Broker \(broker.meta.namespace)/\(broker.meta.name): Kafka at \(settings.bootstrapServers.joined(separator: ",")) is unreachable\(reason)"
+    }
+
+    /// Leaves every trigger's group and flushes the producers, waiting a few seconds at most
+    /// (shutdown and reloads call it).
+    func close() {
+        let queues = triggers.withLock { current in defer { current = [:] }; return Array(current.values) }
+        let finished = DispatchGroup()
+        for queue in queues {
+            finished.enter()
+            queue.stop { finished.leave() }
+        }
+        for producer in producers {
+            finished.enter()
+            producer.close(timeout: .seconds(5)) { finished.leave() }
+        }
+        _ = finished.wait(timeout: .now() + .seconds(10))
+    }
+}
+
+/// A Kafka-class broker's intake: stamped events go to the topic; 2xx only after Kafka's
+/// acknowledgement, 503 when Kafka refused or did not answer in time.
+final class KafkaBrokerIntake: BrokerIntake {
+    private let backend: KafkaBrokerBackend
+
+    init(backend: KafkaBrokerBackend) {
+        self.backend = backend
+    }
+
+    func store(_ events: [CloudEvent], scratch: inout [Int], completion: @escaping @Sendable (StorageError?) -> Void) {
+        backend.produce(events) { error in
+            completion(error.map { .failed("Kafka did not take the event: \($0)") })
+        }
+    }
+
+    var isSaturated: Bool { false }
+}

@@ -1,0 +1,184 @@
+import Logging
+import SluiceCloudEvents
+import SluiceCloudEventsKafka
+import SluiceFilter
+import SluiceIO
+import SluiceKafka
+import SluiceStorage
+import Synchronization
+
+/// One trigger of a Kafka-class broker, as its dispatchers see it: a `TriggerQueue` fed by the
+/// trigger's own consumer group (`knative-trigger-<ns>-<name>`) on the broker's topic. The
+/// consumer keeps the records the trigger's filter matches in a bounded ring and stores a
+/// partition's offset for commit once every record before it was delivered, dead-lettered or
+/// filtered out (a `CommitTracker` per partition), so the trigger's progress lives in Kafka and
+/// any Sluice process of the group can take it over.
+///
+/// The consumer and its trackers are confined to the consumer's loop; dispatchers on any loop
+/// take events from the ring and report them done through a lock-free queue that the consumer
+/// drains in one loop task per batch.
+final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked Sendable {
+    /// One assigned partition while it stays assigned: a record finishing after its partition
+    /// was revoked is recognised and ignored (the partition's next owner delivers it again).
+    private final class Partition {
+        let id: KafkaPartition
+        var tracker = CommitTracker()
+        var revoked = false
+
+        init(_ id: KafkaPartition) {
+            self.id = id
+        }
+    }
+
+    private struct PartitionKey: Hashable {
+        let topic: UnsafeRawPointer
+        let partition: Int32
+    }
+
+    let key: String
+    let capacity: Int
+    private let ring: MPMCQueue<StoredEvent>
+    /// Events in the ring or in flight.
+    private let held = Atomic<Int>(0)
+    private var waker: (@Sendable () -> Void)?
+    private let finished = MPSCLinkedQueue<StoredEvent>()
+    private let drainScheduled = Atomic<Bool>(false)
+    /// The trigger's filter as configured now (a reload may change it).
+    private let filter: Locked<Filter>
+    private let logger: Logger
+    /// The source of a record that is not a CloudEvent, wrapped as Knative wraps it.
+    private let wrappedSource: String
+
+    // Confined to the consumer's loop.
+    private let consumer: KafkaConsumer
+    private var decoder = KafkaEventDecoder()
+    private var slots: [Partition] = []
+    private var slotByKey: [PartitionKey: Int32] = [:]
+    private var taking = true
+    private var stopped = false
+
+    init(key: String, filter: Filter, consumer: KafkaConsumer, capacity: Int, wrappedSource: String, logger: Logger) {
+        self.key = key
+        self.wrappedSource = wrappedSource
+        self.capacity = capacity
+        self.consumer = consumer
+        self.filter = Locked(filter)
+        self.logger = logger
+        ring = MPMCQueue(capacity: capacity)
+    }
+
+    func start() {
+        consumer.start(delegate: self)
+    }
+
+    func update(filter: Filter) {
+        self.filter.withLock { $0 = filter }
+    }
+
+    /// Leaves the group (committing what is stored); events still in the ring are dropped
+    /// and delivered again by the group's next member.
+    func stop(done: @escaping @Sendable () -> Void = {}) {
+        consumer.loop.execute { [self] in
+            stopped = true
+            consumer.close(done: done)
+        }
+    }
+
+    // MARK: TriggerQueue
+
+    var depth: Int { held.load(ordering: .relaxed) }
+    var hasWaiting: Bool { !ring.isEmpty }
+
+    func setWaker(_ waker: @escaping @Sendable () -> Void) {
+        self.waker = waker
+    }
+
+    func next() -> StoredEvent? {
+        ring.tryDequeue()
+    }
+
+    func done(_ event: StoredEvent) {
+        held.subtract(1, ordering: .relaxed)
+        finished.enqueue(event)
+        if !drainScheduled.exchange(true, ordering: .acquiringAndReleasing) {
+            consumer.loop.execute { [self] in drainFinished() }
+        }
+    }
+
+    /// Retry state stays in memory for now: a restart or rebalance starts the record's
+    /// retries again.
+    func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64) {}
+
+    // MARK: KafkaConsumer.Delegate (on the consumer's loop)
+
+    var acceptsRecords: Bool { taking && !stopped }
+
+    func received(_ record: KafkaRecord) {
+        guard !stopped else { return }
+        let slot = self.slot(for: record)
+        let partition = slots[Int(slot)]
+        var headers: [KafkaRecordHeader] = []
+        record.forEachHeader { headers.append(KafkaRecordHeader(name: $0, value: $1)) }
+        let origin = KafkaEventDecoder.Origin(source: wrappedSource, partition: record.partition,
+                                              offset: record.offset, timestamp: record.timestamp)
+        let event = decoder.decode(key: record.key, value: record.value, headers: headers, origin: origin).event
+        partition.tracker.taken(record.offset)
+        let stored = StoredEvent(event: event, position: StreamPosition(partition: slot, offset: UInt64(bitPattern: record.offset)),
+                                 arrivedAt: Monotonic.now())
+        let filter = self.filter.withLock { $0 }
+        guard event.withView({ filter.matches($0) }) else { return finish(stored) }
+        held.add(1, ordering: .relaxed)
+        // Cannot fail: `taking` stops the consumer at the ring's capacity.
+        _ = ring.tryEnqueue(stored)
+        waker?()
+        if held.load(ordering: .relaxed) >= capacity { taking = false }
+    }
+
+    func assigned(_ partitions: [KafkaPartition]) {
+        logger.info("partitions assigned", metadata: ["trigger": "\(key)", "partitions": "\(partitions.map(\.description).joined(separator: ","))"])
+    }
+
+    func revoked(_ partitions: [KafkaPartition]) {
+        logger.info("partitions revoked", metadata: ["trigger": "\(key)", "partitions": "\(partitions.map(\.description).joined(separator: ","))"])
+        let gone = Set(partitions)
+        for (key, slot) in slotByKey where gone.contains(slots[Int(slot)].id) {
+            slots[Int(slot)].revoked = true
+            slotByKey.removeValue(forKey: key)
+        }
+    }
+
+    func committed(_ error: KafkaError?) {
+        if let error { logger.warning("offset commit failed", metadata: ["trigger": "\(key)", "reason": "\(error)"]) }
+    }
+
+    func failed(_ error: KafkaError) {
+        logger.warning("Kafka consumer", metadata: ["trigger": "\(key)", "reason": "\(error)"])
+    }
+
+    // MARK: Commit tracking (on the consumer's loop)
+
+    private func drainFinished() {
+        _ = drainScheduled.exchange(false, ordering: .acquiringAndReleasing)
+        while let event = finished.dequeue() { finish(event) }
+        if !taking && !stopped && held.load(ordering: .relaxed) <= capacity / 2 {
+            taking = true
+            consumer.serveAgain()
+        }
+    }
+
+    private func finish(_ event: StoredEvent) {
+        let partition = slots[Int(event.position.partition)]
+        guard !partition.revoked, !stopped,
+              let next = partition.tracker.finished(Int64(bitPattern: event.position.offset)) else { return }
+        consumer.store(partition.id, nextOffset: next)
+    }
+
+    private func slot(for record: KafkaRecord) -> Int32 {
+        let key = PartitionKey(topic: record.topicIdentity, partition: record.partition)
+        if let slot = slotByKey[key] { return slot }
+        let slot = Int32(slots.count)
+        slots.append(Partition(KafkaPartition(topic: record.topic, partition: record.partition)))
+        slotByKey[key] = slot
+        return slot
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import SluiceTestSupport
+import Testing
+
+/// Kafka-class brokers on the mock cluster: events live in the broker's topic and each
+/// trigger's progress in its consumer group, not on local disk.
+@Suite("Kafka-class brokers", .serialized)
+struct KafkaBrokerTests {
+    private func manifests(bootstrap: String, subscriber: Subscriber, onlyAll: Bool = false) -> String {
+        let delivery = "  delivery: {retry: 1000, backoffPolicy: linear, backoffDelay: PT0.2S}\n"
+        return """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kafka-broker-config, namespace: knative-eventing}
+            data:
+              bootstrap.servers: "\(bootstrap)"
+              default.topic.partitions: "2"
+              default.topic.replication.factor: "1"
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: config-kafka-broker-data-plane, namespace: knative-eventing}
+            data:
+              config-kafka-broker-consumer.properties: |
+                session.timeout.ms=6000
+                heartbeat.interval.ms=500
+              config-kafka-broker-producer.properties: |
+                message.timeout.ms=3000
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata:
+              name: default
+              namespace: demo
+              annotations: {eventing.knative.dev/broker.class: Kafka}
+            spec:
+              config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: knative-eventing}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: all, namespace: demo}
+            spec:
+              broker: default
+              subscriber: {uri: "\(subscriber.url("/all"))"}
+            \(delivery)\(onlyAll ? "" : """
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: typed, namespace: demo}
+            spec:
+              broker: default
+              filter: {attributes: {type: b}}
+              subscriber: {uri: "\(subscriber.url("/typed"))"}
+            \(delivery)
+            """)
+            """
+    }
+
+    /// Waits until both triggers' consumers have their partitions: a new trigger starts at the
+    /// end of the topic, as in Knative, so events sent before that are not its.
+    private func waitForAssignment(_ sluice: SluiceProcess) -> Bool {
+        eventually(seconds: 30) {
+            sluice.standardError.contains("trigger=demo/all") && sluice.standardError.contains("trigger=demo/typed")
+                && sluice.standardError.components(separatedBy: "partitions assigned").count > 2
+        }
+    }
+
+    @Test("events go through the topic to every matching trigger, and survive a restart with an empty data directory")
+    func deliversThroughKafka() throws {
+        let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 2)])
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let config = try manifestDirectory(["all.yaml": manifests(bootstrap: cluster.bootstrap, subscriber: subscriber)])
+        var sluice = try SluiceProcess.serve(config: config)
+        #expect(waitForAssignment(sluice), "\(sluice.standardError)")
+        let sender = EventSender(port: sluice.ingressPort)
+        for index in 0..<10 {
+            #expect(try sender.send("/demo/default", id: "e\(index)", type: index % 2 == 0 ? "a" : "b").status == 202)
+        }
+        #expect(eventually(seconds: 20) { subscriber.requests(to: "/all").count >= 10 && subscriber.requests(to: "/typed").count >= 5 },
+                "\(sluice.standardError)")
+        #expect(Set(subscriber.requests(to: "/all").compactMap(\.eventID)) == Set((0..<10).map { "e\($0)" }))
+        #expect(Set(subscriber.requests(to: "/typed").compactMap(\.eventID)) == Set([1, 3, 5, 7, 9].map { "e\($0)" }))
+        #expect(subscriber.requests(to: "/all").first?.header("ce-knativebrokerttl") == nil, "the TTL stays hidden from subscribers")
+        let topic = try cluster.consume(topic: "knative-broker-demo-default")
+        #expect(topic.count == 10, "binary-mode records in the broker's topic")
+
+        // Accepted while the subscriber fails, then the process is killed: the events are in
+        // Kafka and their offsets uncommitted, so a process with an empty data directory
+        // delivers them.
+        subscriber.answer { request, _ in request.path == "/all" ? .status(503) : .status(200) }
+        for index in 0..<5 {
+            #expect(try sender.send("/demo/default", id: "down\(index)", type: "c").status == 202)
+        }
+        #expect(eventually(seconds: 10) { subscriber.requests(to: "/all").filter { $0.eventID?.hasPrefix("down") == true }.count >= 5 })
+        sluice.signal(SIGKILL)
+        _ = sluice.waitForExit()
+        subscriber.answer { _, _ in .status(200) }
+        let before = subscriber.requests(to: "/all").count
+        sluice = try SluiceProcess.serve(config: config)
+        defer { sluice.stop() }
+        let expected = Set((0..<5).map { "down\($0)" })
+        #expect(eventually(seconds: 40) {
+            expected.isSubset(of: Set(subscriber.requests(to: "/all").dropFirst(before).compactMap(\.eventID)))
+        }, "\(sluice.standardError)")
+        #expect(!subscriber.requests(to: "/typed").contains { $0.eventID?.hasPrefix("down") == true }, "type c does not match typed")
+    }
+
+    @Test("two processes split the partitions; when one is killed the other delivers everything either accepted")
+    func twoProcesses() throws {
+        let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 4)])
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let config = try manifestDirectory(["all.yaml": manifests(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)])
+        let first = try SluiceProcess.serve(config: config, memory: true)
+        defer { first.stop() }
+        #expect(eventually(seconds: 30) { first.standardError.contains("partitions assigned") }, "\(first.standardError)")
+        let second = try SluiceProcess.serve(config: config, memory: true)
+        // The second joins: the group rebalances and each ends with two of the four partitions.
+        #expect(eventually(seconds: 30) {
+            second.standardError.contains("partitions assigned") && first.standardError.components(separatedBy: "partitions assigned").count > 2
+        }, "\(first.standardError)\n\(second.standardError)")
+        let senders = [EventSender(port: first.ingressPort), EventSender(port: second.ingressPort)]
+        var accepted: Set<String> = []
+        for index in 0..<100 where try senders[index % 2].send("/demo/default", id: "one-\(index)").status == 202 {
+            accepted.insert("one-\(index)")
+        }
+        #expect(accepted.count == 100)
+        #expect(eventually(seconds: 20) { accepted.isSubset(of: Set(subscriber.requests(to: "/all").compactMap(\.eventID))) })
+        let split = [first, second].map { $0.standardError.contains("knative-broker-demo-default/") }
+        #expect(split == [true, true])
+
+        // Slow answers keep deliveries in flight when the second process is killed.
+        subscriber.answer { _, _ in .after(seconds: 0.02, .status(200)) }
+        for index in 0..<100 where (try? senders[index % 2].send("/demo/default", id: "two-\(index)").status) == 202 {
+            accepted.insert("two-\(index)")
+            if index == 60 { second.signal(SIGKILL) }
+        }
+        _ = second.waitForExit()
+        #expect(accepted.count >= 160, "the first process and the second until its death took events")
+        let delivered = { Set(subscriber.requests(to: "/all").compactMap(\.eventID)) }
+        #expect(eventually(seconds: 40) { accepted.isSubset(of: delivered()) },
+                "lost \(accepted.subtracting(delivered()).sorted())\n\(first.standardError)")
+        let ids = subscriber.requests(to: "/all").compactMap(\.eventID)
+        print("Kafka-class broker, two processes: \(accepted.count) accepted, \(ids.count) deliveries, \(ids.count - Set(ids).count) duplicates")
+    }
+
+    @Test("a cluster that goes away: 503 with Retry-After and /readyz says why; 202 again once it is back")
+    func clusterDownAndBack() throws {
+        let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 1)])
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let config = try manifestDirectory(["all.yaml": manifests(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)])
+        let sluice = try SluiceProcess.serve(config: config, memory: true)
+        defer { sluice.stop() }
+        let sender = EventSender(port: sluice.ingressPort)
+        #expect(try sender.send("/demo/default").status == 202)
+        try cluster.setBroker(1, up: false)
+        var refused: EventSender.Response?
+        #expect(eventually(seconds: 15) {
+            refused = try? sender.send("/demo/default")
+            return refused?.status == 503
+        }, "\(sluice.standardError)")
+        #expect(refused?.header("retry-after") != nil)
+        #expect(eventually(seconds: 15) { (try? get(port: sluice.ingressPort, path: "/readyz"))?.1.contains("Broker demo/default: Kafka at") == true })
+        try cluster.setBroker(1, up: true)
+        #expect(eventually(seconds: 20) { (try? sender.send("/demo/default").status) == 202 }, "\(sluice.standardError)")
+        #expect(eventually(seconds: 10) { (try? get(port: sluice.ingressPort, path: "/readyz"))?.0 == 200 })
+    }
+}
