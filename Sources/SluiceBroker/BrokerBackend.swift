@@ -13,13 +13,28 @@ public protocol BrokerIntake: AnyObject, Sendable {
     var isSaturated: Bool { get }
 }
 
+/// One trigger as a backend binds it: its key ("namespace/name"), its compiled filter, and
+/// whether its events go out one at a time in their order (a Kafka-class trigger's
+/// `kafka.eventing.knative.dev/delivery.order: ordered`; other backends keep one order anyway).
+public struct TriggerBinding: Sendable {
+    public let key: String
+    public let filter: Filter
+    public let ordered: Bool
+
+    public init(key: String, filter: Filter, ordered: Bool = false) {
+        self.key = key
+        self.filter = filter
+        self.ordered = ordered
+    }
+}
+
 /// A broker's storage, kept across reloads while the broker exists: one per broker, made by
 /// the factory of its broker class (see `BrokerClasses`).
 public protocol BrokerBackend: AnyObject, Sendable {
     /// Binds the broker's triggers as configured now, in order: the intake the ingress uses,
     /// and each trigger's queue for its dispatchers. Triggers bound before and absent now are
     /// released.
-    func bind(triggers: [(key: String, filter: Filter)], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue])
+    func bind(triggers: [TriggerBinding], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue])
     /// Counters of the store's writes (durable stores).
     var storageMetrics: StorageMetrics? { get }
     /// Writes what is pending and releases files; the backend takes no events afterwards.
@@ -44,7 +59,7 @@ final class StoreBackend: BrokerBackend {
         self.store = store
     }
 
-    func bind(triggers: [(key: String, filter: Filter)], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue]) {
+    func bind(triggers: [TriggerBinding], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue]) {
         let queues = triggers.map { store.queue(forTrigger: $0.key) }
         store.retainOnly(triggers: Set(triggers.map(\.key)))
         let intake = IndexedIntake(store: store, index: TriggerIndex(filters: triggers.map(\.filter)), queues: queues, metrics: metrics)

@@ -68,7 +68,8 @@ final class BrokerReconciler {
                                                               options: options.metrics, shards: shards)
             metrics[key] = brokerMetrics
             let plans = triggers[key] ?? []
-            let (intake, queues) = backend.bind(triggers: plans.map { ($0.key, $0.filter) }, metrics: brokerMetrics)
+            let (intake, queues) = backend.bind(triggers: plans.map { TriggerBinding(key: $0.key, filter: $0.filter, ordered: $0.ordered) },
+                                                metrics: brokerMetrics)
             built.queues[key] = queues
             built.runtimes[key] = BrokerRuntime(kind: hub.kind, namespace: broker.meta.namespace, name: broker.meta.name, backend: backend,
                                                 intake: intake, metrics: brokerMetrics)

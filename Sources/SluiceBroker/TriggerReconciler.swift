@@ -11,6 +11,8 @@ struct TriggerPlan {
     let key: String
     let filter: Filter
     let route: DeliveryRoute
+    /// One event at a time, in order (Kafka-class triggers that ask for it).
+    var ordered = false
 }
 
 /// Triggers: compiles each trigger's filter and delivery route (its own delivery spec, else its
@@ -69,7 +71,8 @@ final class TriggerReconciler {
                     logger.error("trigger \(key) could not be built; skipped")
                     return nil
                 }
-                return TriggerPlan(key: key, filter: filter, route: route)
+                let ordered = trigger.meta.annotations[KafkaBrokerSettings.orderingAnnotation] == "ordered"
+                return TriggerPlan(key: key, filter: filter, route: route, ordered: ordered)
             }
         }
         return plans

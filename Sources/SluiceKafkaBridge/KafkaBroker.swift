@@ -74,16 +74,16 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
         self.producers = producers
     }
 
-    func bind(triggers plans: [(key: String, filter: Filter)], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue]) {
+    func bind(triggers plans: [TriggerBinding], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue]) {
         let (queues, removed) = triggers.withLock { current -> ([any TriggerQueue], [KafkaTriggerQueue]) in
             var kept: [String: KafkaTriggerQueue] = [:]
             var queues: [any TriggerQueue] = []
             for (index, plan) in plans.enumerated() {
-                if let existing = current[plan.key] ?? kept[plan.key] {
+                if let existing = current[plan.key] ?? kept[plan.key], existing.ordered == plan.ordered {
                     existing.update(filter: plan.filter)
                     kept[plan.key] = existing
                     queues.append(existing)
-                } else if let created = makeQueue(plan.key, filter: plan.filter, loop: loops[index % loops.count]) {
+                } else if let created = makeQueue(plan, loop: loops[index % loops.count]) {
                     kept[plan.key] = created
                     queues.append(created)
                 }
@@ -98,7 +98,8 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
 
     /// The queue of trigger `key` ("namespace/name"), its consumer joining Knative's group for
     /// it; a new group starts at the end of the topic, as Knative's triggers do.
-    private func makeQueue(_ key: String, filter: Filter, loop: EventLoop) -> KafkaTriggerQueue? {
+    private func makeQueue(_ plan: TriggerBinding, loop: EventLoop) -> KafkaTriggerQueue? {
+        let key = plan.key
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
         var properties = KafkaClientSettings.tuning(settings.consumerTuning).properties
@@ -109,7 +110,7 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
         do {
             let consumer = try KafkaConsumer(properties: properties, topics: [settings.topic], loop: loop, logger: logger)
             consumer.startsNewGroupsAtEnd = true
-            let queue = KafkaTriggerQueue(key: key, filter: filter, consumer: consumer, capacity: window,
+            let queue = KafkaTriggerQueue(key: key, filter: plan.filter, ordered: plan.ordered, consumer: consumer, capacity: window,
                                           wrappedSource: "/apis/v1/namespaces/\(broker.meta.namespace)/brokers/\(broker.meta.name)", logger: logger)
             queue.start()
             return queue

@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import SluiceCloudEvents
 import SluiceCloudEventsKafka
@@ -14,6 +15,10 @@ import Synchronization
 /// filtered out (a `CommitTracker` per partition), so the trigger's progress lives in Kafka and
 /// any Sluice process of the group can take it over.
 ///
+/// Ordered (`kafka.eventing.knative.dev/delivery.order: ordered`): a partition has one event
+/// out at a time, retries included; the rest of the partition's matched records wait here.
+/// Unordered: every matched record goes straight to the ring.
+///
 /// The consumer and its trackers are confined to the consumer's loop; dispatchers on any loop
 /// take events from the ring and report them done through a lock-free queue that the consumer
 /// drains in one loop task per batch.
@@ -24,6 +29,9 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         let id: KafkaPartition
         var tracker = CommitTracker()
         var revoked = false
+        /// Ordered mode: matched records behind the one out.
+        var waiting: Deque<StoredEvent> = []
+        var out = false
 
         init(_ id: KafkaPartition) {
             self.id = id
@@ -37,6 +45,7 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
 
     let key: String
     let capacity: Int
+    let ordered: Bool
     private let ring: MPMCQueue<StoredEvent>
     /// Events in the ring or in flight.
     private let held = Atomic<Int>(0)
@@ -57,8 +66,9 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     private var taking = true
     private var stopped = false
 
-    init(key: String, filter: Filter, consumer: KafkaConsumer, capacity: Int, wrappedSource: String, logger: Logger) {
+    init(key: String, filter: Filter, ordered: Bool, consumer: KafkaConsumer, capacity: Int, wrappedSource: String, logger: Logger) {
         self.key = key
+        self.ordered = ordered
         self.wrappedSource = wrappedSource
         self.capacity = capacity
         self.consumer = consumer
@@ -126,12 +136,22 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         let stored = StoredEvent(event: event, position: StreamPosition(partition: slot, offset: UInt64(bitPattern: record.offset)),
                                  arrivedAt: Monotonic.now())
         let filter = self.filter.withLock { $0 }
-        guard event.withView({ filter.matches($0) }) else { return finish(stored) }
+        guard event.withView({ filter.matches($0) }) else { return finish(stored, delivered: false) }
         held.add(1, ordering: .relaxed)
-        // Cannot fail: `taking` stops the consumer at the ring's capacity.
-        _ = ring.tryEnqueue(stored)
-        waker?()
+        if ordered && partition.out {
+            partition.waiting.append(stored)
+        } else {
+            partition.out = true
+            hand(stored)
+        }
         if held.load(ordering: .relaxed) >= capacity { taking = false }
+    }
+
+    /// Puts `event` where the dispatchers take it. Cannot fail: `taking` stops the consumer
+    /// at the ring's capacity.
+    private func hand(_ event: StoredEvent) {
+        _ = ring.tryEnqueue(event)
+        waker?()
     }
 
     func assigned(_ partitions: [KafkaPartition]) {
@@ -142,7 +162,11 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         logger.info("partitions revoked", metadata: ["trigger": "\(key)", "partitions": "\(partitions.map(\.description).joined(separator: ","))"])
         let gone = Set(partitions)
         for (key, slot) in slotByKey where gone.contains(slots[Int(slot)].id) {
-            slots[Int(slot)].revoked = true
+            let partition = slots[Int(slot)]
+            partition.revoked = true
+            // What waits is dropped: its offsets were not stored, so the next owner delivers it.
+            held.subtract(partition.waiting.count, ordering: .relaxed)
+            partition.waiting.removeAll()
             slotByKey.removeValue(forKey: key)
         }
     }
@@ -166,11 +190,15 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         }
     }
 
-    private func finish(_ event: StoredEvent) {
+    private func finish(_ event: StoredEvent, delivered: Bool = true) {
         let partition = slots[Int(event.position.partition)]
-        guard !partition.revoked, !stopped,
-              let next = partition.tracker.finished(Int64(bitPattern: event.position.offset)) else { return }
-        consumer.store(partition.id, nextOffset: next)
+        guard !partition.revoked, !stopped else { return }
+        if ordered && delivered {
+            if let next = partition.waiting.popFirst() { hand(next) } else { partition.out = false }
+        }
+        if let next = partition.tracker.finished(Int64(bitPattern: event.position.offset)) {
+            consumer.store(partition.id, nextOffset: next)
+        }
     }
 
     private func slot(for record: KafkaRecord) -> Int32 {

@@ -53,8 +53,9 @@ private let metrics = BrokerMetrics(namespace: "ns", name: "b", durable: false, 
 struct BrokerUnitTests {
     @Test func eachEventGoesToTheQueuesOfTheTriggersItMatches() throws {
         let backend = StoreBackend(store: MemoryStore(maxEventsPerTrigger: 10))
-        let (intake, queues) = backend.bind(triggers: [("ns/a", exactType("com.example.a")), ("ns/all", .always),
-                                                       ("ns/b", exactType("com.example.b"))], metrics: metrics)
+        let (intake, queues) = backend.bind(triggers: [TriggerBinding(key: "ns/a", filter: exactType("com.example.a")),
+                                                       TriggerBinding(key: "ns/all", filter: .always),
+                                                       TriggerBinding(key: "ns/b", filter: exactType("com.example.b"))], metrics: metrics)
         #expect(store([event("1"), event("2", type: "com.example.b"), event("3", type: "other")], intake) == .some(nil))
         #expect(queues.map { $0.key } == ["ns/a", "ns/all", "ns/b"])
         #expect(drain(queues[0]) == ["1"])
@@ -64,7 +65,7 @@ struct BrokerUnitTests {
 
     @Test func saturatedOnlyWhenEveryQueueIsFull() throws {
         let backend = StoreBackend(store: MemoryStore(maxEventsPerTrigger: 2))
-        let (intake, queues) = backend.bind(triggers: [("ns/a", exactType("com.example.a")), ("ns/b", exactType("com.example.b"))],
+        let (intake, queues) = backend.bind(triggers: [TriggerBinding(key: "ns/a", filter: exactType("com.example.a")), TriggerBinding(key: "ns/b", filter: exactType("com.example.b"))],
                                             metrics: metrics)
         #expect(store([event("1"), event("2")], intake) == .some(nil))
         #expect(!intake.isSaturated, "b still has room")
@@ -80,8 +81,8 @@ struct BrokerUnitTests {
         // while a reload removes a trigger: the event goes to the triggers that remain, and the
         // producer gets its 202, never a 503.
         let backend = StoreBackend(store: MemoryStore(maxEventsPerTrigger: 100))
-        let (old, oldQueues) = backend.bind(triggers: [("ns/kept", .always), ("ns/removed", .always)], metrics: metrics)
-        let (_, newQueues) = backend.bind(triggers: [("ns/kept", .always)], metrics: metrics)
+        let (old, oldQueues) = backend.bind(triggers: [TriggerBinding(key: "ns/kept", filter: .always), TriggerBinding(key: "ns/removed", filter: .always)], metrics: metrics)
+        let (_, newQueues) = backend.bind(triggers: [TriggerBinding(key: "ns/kept", filter: .always)], metrics: metrics)
         #expect(newQueues[0] === oldQueues[0], "a trigger that stays keeps its queue")
         for index in 0..<20 { #expect(store([event("e\(index)")], old) == .some(nil)) }
         #expect(drain(newQueues[0]).count == 20)
