@@ -51,7 +51,7 @@ public enum DestinationResolver {
         let group = ref.apiVersion.map { $0.split(separator: "/").first.map(String.init) ?? "" }
         func inGroup(_ expected: String) -> Bool { group == nil || group == expected }
         switch ref.kind {
-        case "Channel", "InMemoryChannel":
+        case "Channel", "InMemoryChannel", "KafkaChannel":
             return inGroup("messaging.knative.dev") ? ref.name : nil
         case "Sequence":
             return inGroup("flows.knative.dev") ? FlowLowering.sequenceChannelName(ref.name, step: 0) : nil

@@ -35,7 +35,9 @@ struct Hub {
     static func all(in manifests: ManifestSet) -> [Hub] {
         manifests.brokers.map { Hub(kind: .broker, manifest: $0) }
             + manifests.channels.map { channel in
-                Hub(kind: .channel, manifest: BrokerManifest(meta: channel.meta, brokerClass: nil, delivery: channel.delivery, config: nil))
+                // A KafkaChannel is served by the Kafka class's backend, as a Kafka-class broker.
+                Hub(kind: .channel, manifest: BrokerManifest(meta: channel.meta, brokerClass: channel.kafka == nil ? nil : KafkaBrokerSettings.brokerClass,
+                                                             delivery: channel.delivery, config: nil, kafka: channel.kafka))
             }
     }
 }

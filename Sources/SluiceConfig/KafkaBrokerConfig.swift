@@ -8,8 +8,23 @@ enum KafkaBrokerConfig {
     static let dataPlaneConfigMap = (name: "config-kafka-broker-data-plane", consumer: "config-kafka-broker-consumer.properties",
                                      producer: "config-kafka-broker-producer.properties")
 
+    static let channelConfigMap = (name: "kafka-channel-config", namespace: "knative-eventing")
+
     static func resolve(_ set: inout ManifestSet, _ diagnostics: Diagnostics) {
         let tuning = set.configMap(namespace: nil, name: dataPlaneConfigMap.name)
+        // KafkaChannels: the cluster of Knative's `kafka-channel-config`.
+        for index in set.channels.indices where set.channels[index].kafka != nil {
+            let channel = set.channels[index]
+            let context = "\(channel.kind) \(channel.meta.namespace)/\(channel.meta.name)"
+            guard let configMap = set.configMap(namespace: channelConfigMap.namespace, name: channelConfigMap.name) else {
+                diagnostics.error(channel.meta.location, "\(context): its Kafka settings, ConfigMap \(channelConfigMap.namespace)/\(channelConfigMap.name), do not exist")
+                continue
+            }
+            guard let servers = bootstrapServers(configMap, for: context, diagnostics) else { continue }
+            set.channels[index].kafka?.bootstrapServers = servers
+            set.channels[index].kafka?.consumerTuning = tuning?.data[dataPlaneConfigMap.consumer] ?? ""
+            set.channels[index].kafka?.producerTuning = tuning?.data[dataPlaneConfigMap.producer] ?? ""
+        }
         for index in set.brokers.indices where set.brokers[index].isKafkaClass {
             let broker = set.brokers[index]
             let context = "Broker \(broker.meta.namespace)/\(broker.meta.name)"
@@ -24,12 +39,7 @@ enum KafkaBrokerConfig {
                 diagnostics.error(broker.meta.location, "\(context): its Kafka settings, ConfigMap \(namespace)/\(name), do not exist")
                 continue
             }
-            let servers = (configMap.data["bootstrap.servers"] ?? "").split(separator: ",")
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !servers.isEmpty else {
-                diagnostics.error(configMap.meta.location, "ConfigMap \(namespace)/\(name): bootstrap.servers is missing (needed by \(context))")
-                continue
-            }
+            guard let servers = bootstrapServers(configMap, for: context, diagnostics) else { continue }
             func number(_ key: String, default value: Int) -> Int {
                 guard let text = configMap.data[key] else { return value }
                 guard let parsed = Int(text.trimmingCharacters(in: .whitespaces)), parsed > 0, parsed <= 10_000 else {
@@ -43,7 +53,20 @@ enum KafkaBrokerConfig {
                 bootstrapServers: servers, topic: external ?? "knative-broker-\(broker.meta.namespace)-\(broker.meta.name)",
                 partitions: number("default.topic.partitions", default: 10),
                 replicationFactor: number("default.topic.replication.factor", default: 3), externalTopic: external != nil,
-                consumerTuning: tuning?.data[dataPlaneConfigMap.consumer] ?? "", producerTuning: tuning?.data[dataPlaneConfigMap.producer] ?? "")
+                consumerTuning: tuning?.data[dataPlaneConfigMap.consumer] ?? "", producerTuning: tuning?.data[dataPlaneConfigMap.producer] ?? "",
+                groupPrefix: "knative-trigger-\(broker.meta.namespace)-")
         }
+    }
+
+    /// `bootstrap.servers` of `configMap`, comma-separated; nil (and a problem) when empty.
+    private static func bootstrapServers(_ configMap: ConfigMapManifest, for context: String, _ diagnostics: Diagnostics) -> [String]? {
+        let servers = (configMap.data["bootstrap.servers"] ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if servers.isEmpty {
+            diagnostics.error(configMap.meta.location,
+                              "ConfigMap \(configMap.meta.namespace)/\(configMap.meta.name): bootstrap.servers is missing (needed by \(context))")
+            return nil
+        }
+        return servers
     }
 }

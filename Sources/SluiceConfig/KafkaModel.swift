@@ -90,9 +90,14 @@ public struct KafkaBrokerSettings: Sendable, Equatable {
     /// properties text of its consumer and producer keys ("" when absent).
     public var consumerTuning: String
     public var producerTuning: String
+    /// A trigger's or subscription's consumer group is this followed by its name: Knative's
+    /// `knative-trigger-<ns>-` for a broker, `kafka.<ns>.<channel>.` for a KafkaChannel (whose
+    /// groups Knative ends with the subscription's UID, which manifests do not carry).
+    public var groupPrefix: String
 
     public init(bootstrapServers: [String], topic: String, partitions: Int, replicationFactor: Int, externalTopic: Bool,
-                consumerTuning: String = "", producerTuning: String = "") {
+                consumerTuning: String = "", producerTuning: String = "", groupPrefix: String = "") {
+        self.groupPrefix = groupPrefix
         self.bootstrapServers = bootstrapServers
         self.topic = topic
         self.partitions = partitions
@@ -102,8 +107,6 @@ public struct KafkaBrokerSettings: Sendable, Equatable {
         self.producerTuning = producerTuning
     }
 
-    /// Knative's consumer group of a trigger on a Kafka-class broker.
-    public static func consumerGroup(triggerNamespace namespace: String, name: String) -> String {
-        "knative-trigger-\(namespace)-\(name)"
-    }
+    /// The consumer group of the trigger or subscription `name`.
+    public func consumerGroup(for name: String) -> String { groupPrefix + name }
 }

@@ -41,6 +41,9 @@ enum ManifestKinds {
         Kind(group: "messaging.knative.dev", name: "Channel") { document, set in
             if let channel = ResourceDecoder.channel(document, kind: "Channel") { set.channels.append(channel) }
         },
+        Kind(group: "messaging.knative.dev", name: "KafkaChannel") { document, set in
+            if let channel = ResourceDecoder.channel(document, kind: "KafkaChannel") { set.channels.append(channel) }
+        },
         Kind(group: "messaging.knative.dev", name: "Subscription") { document, set in
             if let subscription = ResourceDecoder.subscription(document) { set.subscriptions.append(subscription) }
         },
@@ -58,7 +61,7 @@ enum ManifestKinds {
     /// Kinds the product serves in a later version: skipped with a warning that says so
     /// (rather than "unknown kind"), so a user knows their manifest was read correctly.
     static let planned: Set<String> = [
-        "messaging.knative.dev/KafkaChannel", "eventing.knative.dev/EventPolicy",
+ "eventing.knative.dev/EventPolicy",
     ]
 
     private static let byKey: [String: Kind] = Dictionary(served.map { ("\($0.group)/\($0.name)", $0) }) { first, _ in first }

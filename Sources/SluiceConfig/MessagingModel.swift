@@ -1,6 +1,7 @@
-/// `messaging.knative.dev/v1` InMemoryChannel and Channel. Sluice serves every channel kind
-/// the same way (durably by default, as `--storage` says), so a Channel's `channelTemplate`
-/// only names the kind it would have made.
+/// `messaging.knative.dev/v1` InMemoryChannel and Channel, and `v1beta1` KafkaChannel. An
+/// InMemoryChannel is served like a default-class broker (durably by default, as `--storage`
+/// says); a KafkaChannel, or a Channel whose `channelTemplate` is one, keeps its events in a
+/// Kafka topic like a Kafka-class broker.
 public struct ChannelManifest: Sendable {
     public var meta: ObjectMeta
     /// "InMemoryChannel" or "Channel".
@@ -9,6 +10,17 @@ public struct ChannelManifest: Sendable {
     public var delivery: DeliverySpec?
     /// The Sequence or Parallel that made it ("Sequence ns/name"); nil for one declared.
     public var madeBy: String?
+    /// A KafkaChannel (or a Channel whose template is one): its topic and cluster, completed
+    /// from `kafka-channel-config` after loading.
+    public var kafka: KafkaBrokerSettings?
+
+    public init(meta: ObjectMeta, kind: String, delivery: DeliverySpec?, madeBy: String? = nil, kafka: KafkaBrokerSettings? = nil) {
+        self.meta = meta
+        self.kind = kind
+        self.delivery = delivery
+        self.madeBy = madeBy
+        self.kafka = kafka
+    }
 }
 
 /// `messaging.knative.dev/v1` Subscription: every event of `channel` goes to `subscriber`; a

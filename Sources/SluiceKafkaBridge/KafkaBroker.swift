@@ -96,17 +96,16 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
         return (KafkaBrokerIntake(backend: self), queues)
     }
 
-    /// The queue of trigger `key` ("namespace/name"), its consumer joining Knative's group for
-    /// it; a new group starts at the end of the topic, as Knative's triggers do.
+    /// The queue of trigger or subscription `key` (".../<name>"), its consumer joining Knative's
+    /// group for it; a new group starts at the end of the topic, as Knative's triggers do.
     private func makeQueue(_ plan: TriggerBinding, loop: EventLoop) -> KafkaTriggerQueue? {
         let key = plan.key
-        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return nil }
+        let group = settings.consumerGroup(for: String(key.split(separator: "/").last ?? ""))
         var properties = KafkaClientSettings.tuning(settings.consumerTuning).properties
         properties["bootstrap.servers"] = settings.bootstrapServers.joined(separator: ",")
-        properties["group.id"] = KafkaBrokerSettings.consumerGroup(triggerNamespace: parts[0], name: parts[1])
+        properties["group.id"] = group
         properties["auto.offset.reset"] = "latest"
-        properties["client.id"] = "sluice-trigger-\(parts[0])-\(parts[1])"
+        properties["client.id"] = "sluice-\(group)"
         do {
             let consumer = try KafkaConsumer(properties: properties, topics: [settings.topic], loop: loop, logger: logger)
             consumer.startsNewGroupsAtEnd = true

@@ -80,10 +80,10 @@ struct FlowManifestTests {
             kind: Subscription
             metadata: {name: bad, namespace: ns}
             spec:
-              channel: {apiVersion: messaging.knative.dev/v1beta1, kind: KafkaChannel, name: k, namespace: other}
+              channel: {apiVersion: example.com/v1, kind: Widget, name: k, namespace: other}
             ---
-            apiVersion: messaging.knative.dev/v1
-            kind: Channel
+            apiVersion: flows.knative.dev/v1
+            kind: Sequence
             metadata: {name: templated, namespace: ns}
             spec:
               channelTemplate: {apiVersion: messaging.knative.dev/v1beta1, kind: KafkaChannel}
@@ -91,8 +91,8 @@ struct FlowManifestTests {
         let error = try #require(throws: ConfigError.self) { try load(bad) }
         let messages = error.problems.map(\.description)
         #expect(messages.contains { $0.hasPrefix("f.yaml:5:") && $0.contains("subscription's namespace") }, "\(messages)")
-        #expect(messages.contains { $0.hasPrefix("f.yaml:5:") && $0.contains("KafkaChannel is not a channel") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("f.yaml:5:") && $0.contains("Widget is not a channel") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("f.yaml:5:") && $0.contains("needs a subscriber or a reply") }, "\(messages)")
-        #expect(messages.contains { $0.hasPrefix("f.yaml:11:") && $0.contains("channelTemplate kind KafkaChannel") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("f.yaml:11:") && $0.contains("channelTemplate kind KafkaChannel is not served") }, "\(messages)")
     }
 }

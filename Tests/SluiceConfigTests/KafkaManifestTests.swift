@@ -45,10 +45,11 @@ struct KafkaManifestTests {
             """)
         let orders = try #require(set.broker(namespace: "shop", name: "orders")?.kafka)
         #expect(orders == KafkaBrokerSettings(bootstrapServers: ["a:9092", "b:9092"], topic: "knative-broker-shop-orders", partitions: 4,
-                                              replicationFactor: 3, externalTopic: false, consumerTuning: "session.timeout.ms=6000"))
+                                              replicationFactor: 3, externalTopic: false, consumerTuning: "session.timeout.ms=6000",
+                                              groupPrefix: "knative-trigger-shop-"))
         let mine = try #require(set.broker(namespace: "shop", name: "mine")?.kafka)
         #expect(mine.topic == "my-topic" && mine.externalTopic)
-        #expect(KafkaBrokerSettings.consumerGroup(triggerNamespace: "shop", name: "t") == "knative-trigger-shop-t")
+        #expect(orders.consumerGroup(for: "t") == "knative-trigger-shop-t")
 
         let bad = problems("""
             apiVersion: v1

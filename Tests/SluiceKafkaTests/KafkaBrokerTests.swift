@@ -218,3 +218,60 @@ private final class FirstAttempts: @unchecked Sendable {
 
     var succeeded: [String] { lock.withLock { passed } }
 }
+
+/// KafkaChannels on the mock cluster: the channel's events in Knative's topic, each
+/// subscription a consumer group.
+@Suite("KafkaChannel", .serialized)
+struct KafkaChannelTests {
+    @Test("a KafkaChannel fans out to two subscriptions, one failing into its dead-letter sink")
+    func fanOutWithDeadLetter() throws {
+        let cluster = try KafkaCluster(topics: [("knative-messaging-kafka.demo.orders", 2)])
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        subscriber.answer { request, _ in request.path == "/failing" ? .status(500) : .status(200) }
+        let s = subscriber
+        let yaml = """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kafka-channel-config, namespace: knative-eventing}
+            data: {bootstrap.servers: "\(cluster.bootstrap)"}
+            ---
+            apiVersion: messaging.knative.dev/v1beta1
+            kind: KafkaChannel
+            metadata: {name: orders, namespace: demo}
+            spec: {numPartitions: 2, replicationFactor: 1}
+            ---
+            apiVersion: messaging.knative.dev/v1
+            kind: Subscription
+            metadata: {name: ok, namespace: demo}
+            spec:
+              channel: {apiVersion: messaging.knative.dev/v1beta1, kind: KafkaChannel, name: orders}
+              subscriber: {uri: "\(s.url("/ok"))"}
+            ---
+            apiVersion: messaging.knative.dev/v1
+            kind: Subscription
+            metadata: {name: failing, namespace: demo}
+            spec:
+              channel: {apiVersion: messaging.knative.dev/v1beta1, kind: KafkaChannel, name: orders}
+              subscriber: {uri: "\(s.url("/failing"))"}
+              delivery:
+                retry: 1
+                backoffDelay: PT0.05S
+                deadLetterSink: {uri: "\(s.url("/dls"))"}
+            """
+        let sluice = try SluiceProcess.serve(config: try manifestDirectory(["all.yaml": yaml]), memory: true)
+        defer { sluice.stop() }
+        #expect(eventually(seconds: 30) { sluice.standardError.components(separatedBy: "partitions assigned").count > 2 }, "\(sluice.standardError)")
+        #expect(sluice.standardError.contains("trigger=subscription:demo/ok"))
+        let sender = EventSender(port: sluice.ingressPort)
+        for index in 0..<5 {
+            #expect(try sender.send("/channels/demo/orders", id: "k\(index)").status == 202)
+        }
+        let expected = Set((0..<5).map { "k\($0)" })
+        #expect(eventually(seconds: 20) {
+            Set(subscriber.requests(to: "/ok").compactMap(\.eventID)) == expected && Set(subscriber.requests(to: "/dls").compactMap(\.eventID)) == expected
+        }, "\(sluice.standardError)")
+        #expect(subscriber.requests(to: "/failing").count == 10, "one try and one retry each")
+        #expect(try cluster.consume(topic: "knative-messaging-kafka.demo.orders").count == 5)
+    }
+}

@@ -6,10 +6,30 @@ extension ResourceDecoder {
         let context = "\(kind) \(meta.namespace)/\(meta.name)"
         let spec = document.mapping("spec", context: context)
         let delivery = spec.flatMap { $0.mapping("delivery", context: context) }.map { deliverySpec($0, context: context) }
-        if let template = spec.flatMap({ $0.mapping("channelTemplate", context: context) }) {
-            channelTemplate(template, context: context)
+        // A KafkaChannel's settings are its spec; a Channel's are its template's, when that is one.
+        var kafkaSpec = kind == "KafkaChannel" ? spec : nil
+        if kind == "Channel", let template = spec.flatMap({ $0.mapping("channelTemplate", context: context) }),
+           channelTemplate(template, context: context, allowKafka: true) == "KafkaChannel" {
+            kafkaSpec = template.mapping("spec", context: "\(context) channelTemplate") ?? template
         }
-        return ChannelManifest(meta: meta, kind: kind, delivery: delivery)
+        let kafka = kafkaSpec.map { kafkaChannel($0, meta: meta, context: context) } ?? (kind == "KafkaChannel" ? kafkaChannel(nil, meta: meta, context: context) : nil)
+        return ChannelManifest(meta: meta, kind: kind, delivery: delivery, kafka: kafka)
+    }
+
+    /// `numPartitions` (1) and `replicationFactor` (1), as Knative's KafkaChannel defaults them;
+    /// the servers come from `kafka-channel-config` later. The topic is Knative's
+    /// `knative-messaging-kafka.<namespace>.<name>`.
+    private static func kafkaChannel(_ spec: YAMLNode?, meta: ObjectMeta, context: String) -> KafkaBrokerSettings {
+        func count(_ key: String) -> Int {
+            guard let value = spec?.int(key, context: context) else { return 1 }
+            if value < 1 || value > 10_000 {
+                spec?.diagnostics.error(spec?[key]?.location ?? meta.location, "\(context): \(key) must be between 1 and 10000")
+            }
+            return max(1, value)
+        }
+        return KafkaBrokerSettings(bootstrapServers: [], topic: "knative-messaging-kafka.\(meta.namespace).\(meta.name)",
+                                   partitions: count("numPartitions"), replicationFactor: count("replicationFactor"), externalTopic: false,
+                                   groupPrefix: "kafka.\(meta.namespace).\(meta.name).")
     }
 
     static func subscription(_ document: YAMLNode) -> SubscriptionManifest? {
@@ -78,16 +98,19 @@ extension ResourceDecoder {
         return ParallelManifest(meta: meta, branches: branches, reply: reply)
     }
 
-    /// The kinds a Subscription's channel (and a Channel's template) may name.
-    static let channelKinds: Set<String> = ["InMemoryChannel", "Channel"]
+    /// The kinds a Subscription's channel may name.
+    static let channelKinds: Set<String> = ["InMemoryChannel", "Channel", "KafkaChannel"]
 
-    /// A `channelTemplate`: its kind must be one Sluice serves; the rest (the template's own
-    /// spec) does not change how Sluice serves it.
-    private static func channelTemplate(_ node: YAMLNode, context: String) {
-        guard let kind = node.string("kind", required: true, context: "\(context) channelTemplate") else { return }
-        if !channelKinds.contains(kind) {
+    /// A `channelTemplate`'s kind, which must be one Sluice serves there: InMemoryChannel, or
+    /// KafkaChannel in a Channel's (a flow's channels are in memory or on disk for now).
+    @discardableResult
+    private static func channelTemplate(_ node: YAMLNode, context: String, allowKafka: Bool = false) -> String? {
+        guard let kind = node.string("kind", required: true, context: "\(context) channelTemplate") else { return nil }
+        let served: Set<String> = allowKafka ? ["InMemoryChannel", "KafkaChannel"] : ["InMemoryChannel"]
+        if !served.contains(kind) {
             node.diagnostics.error(node["kind"]?.location ?? node.location,
-                                   "\(context): channelTemplate kind \(kind) is not served by this version of Sluice (InMemoryChannel, Channel)")
+                                   "\(context): channelTemplate kind \(kind) is not served by this version of Sluice (\(served.sorted().joined(separator: ", ")))")
         }
+        return kind
     }
 }
