@@ -41,10 +41,13 @@ public protocol BrokerBackend: AnyObject, Sendable {
     func close()
     /// Why the broker cannot take events now (its Kafka cluster unreachable); nil when it can.
     var readinessProblem: String? { get }
+    /// Brings the backend's own gauges up to date (a Kafka consumer's lag), at scrape time.
+    func collectMetrics()
 }
 
 extension BrokerBackend {
     public var readinessProblem: String? { nil }
+    public func collectMetrics() {}
 }
 
 /// A broker whose events wait in one of this process's stores (memory or disk, both keeping

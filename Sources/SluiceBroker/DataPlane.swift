@@ -70,6 +70,9 @@ extension DataPlane {
     /// Brings the figures read at scrape time up to date: queue depths and the stores' counters.
     public func collectMetrics() {
         for delivery in dispatchers.values { delivery.monitor.metrics.queueDepth.record(delivery.queue.depth) }
-        for hub in [brokers.values, channels.values].joined() { hub.metrics.collect(hub.backend.storageMetrics) }
+        for hub in [brokers.values, channels.values].joined() {
+            hub.metrics.collect(hub.backend.storageMetrics)
+            hub.backend.collectMetrics()
+        }
     }
 }

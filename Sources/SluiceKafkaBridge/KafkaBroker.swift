@@ -1,4 +1,5 @@
 import Dispatch
+import CoreMetrics
 import Logging
 import SluiceBroker
 import SluiceCloudEvents
@@ -7,6 +8,7 @@ import SluiceConfig
 import SluiceFilter
 import SluiceIO
 import SluiceKafka
+import SluiceObservability
 import SluiceStorage
 import Synchronization
 
@@ -16,11 +18,14 @@ import Synchronization
 public struct KafkaBrokerFactory: BrokerBackendFactory {
     let loops: [EventLoop]
     let logger: Logger
+    let metricsFactory: any MetricsFactory
     /// Events of one trigger taken from Kafka and not yet delivered.
     let window: Int
 
-    public init(loops: [EventLoop], window: Int = 1000, logger: Logger = Logger(label: "sluice.kafka.broker")) {
+    public init(loops: [EventLoop], metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance, window: Int = 1000,
+                logger: Logger = Logger(label: "sluice.kafka.broker")) {
         self.loops = loops
+        self.metricsFactory = metricsFactory
         self.window = window
         self.logger = logger
     }
@@ -30,7 +35,8 @@ public struct KafkaBrokerFactory: BrokerBackendFactory {
             throw .failed("Broker \(broker.meta.namespace)/\(broker.meta.name) has no Kafka settings")
         }
         do throws(KafkaError) {
-            return try KafkaBrokerBackend(broker: broker, settings: settings, loops: loops, window: window, logger: logger)
+            return try KafkaBrokerBackend(broker: broker, settings: settings, loops: loops, window: window, metricsFactory: metricsFactory,
+                                          logger: logger)
         } catch {
             throw .failed("Kafka producer for Broker \(broker.meta.namespace)/\(broker.meta.name): \(error)")
         }
@@ -47,11 +53,14 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     private let loops: [EventLoop]
     private let window: Int
     private let logger: Logger
+    private let metricsFactory: any MetricsFactory
     private let producers: [KafkaProducer]
     private let nextProducer = Atomic<Int>(0)
     private let triggers = Locked<[String: KafkaTriggerQueue]>([:])
 
-    init(broker: BrokerManifest, settings: KafkaBrokerSettings, loops: [EventLoop], window: Int, logger: Logger) throws(KafkaError) {
+    init(broker: BrokerManifest, settings: KafkaBrokerSettings, loops: [EventLoop], window: Int, metricsFactory: any MetricsFactory,
+         logger: Logger) throws(KafkaError) {
+        self.metricsFactory = metricsFactory
         self.broker = broker
         self.settings = settings
         self.loops = loops
@@ -109,8 +118,12 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
         do {
             let consumer = try KafkaConsumer(properties: properties, topics: [settings.topic], loop: loop, logger: logger)
             consumer.startsNewGroupsAtEnd = true
+            let lag = CoreMetrics.Gauge(label: "sluice_kafka_consumer_lag",
+                                        dimensions: [(LabelNames.consumerGroup, group), (LabelNames.destinationName, settings.topic)],
+                                        factory: metricsFactory)
             let queue = KafkaTriggerQueue(key: key, filter: plan.filter, ordered: plan.ordered, consumer: consumer, capacity: window,
-                                          wrappedSource: "/apis/v1/namespaces/\(broker.meta.namespace)/brokers/\(broker.meta.name)", logger: logger)
+                                          wrappedSource: "/apis/v1/namespaces/\(broker.meta.namespace)/brokers/\(broker.meta.name)",
+                                          lag: lag, logger: logger)
             queue.start()
             return queue
         } catch {
@@ -136,6 +149,10 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     }
 
     var storageMetrics: StorageMetrics? { nil }
+
+    func collectMetrics() {
+        for queue in triggers.withLock({ Array($0.values) }) { queue.collectLag() }
+    }
 
     var readinessProblem: String? {
         guard producers.allSatisfy({ !$0.isReachable }) else { return nil }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import DequeModule
 import Logging
 import SluiceCloudEvents
@@ -57,6 +58,8 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     private let logger: Logger
     /// The source of a record that is not a CloudEvent, wrapped as Knative wraps it.
     private let wrappedSource: String
+    /// Records after the consumer's position, over the partitions this process holds.
+    private let lag: CoreMetrics.Gauge
 
     // Confined to the consumer's loop.
     private let consumer: KafkaConsumer
@@ -66,7 +69,9 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     private var taking = true
     private var stopped = false
 
-    init(key: String, filter: Filter, ordered: Bool, consumer: KafkaConsumer, capacity: Int, wrappedSource: String, logger: Logger) {
+    init(key: String, filter: Filter, ordered: Bool, consumer: KafkaConsumer, capacity: Int, wrappedSource: String,
+         lag: CoreMetrics.Gauge, logger: Logger) {
+        self.lag = lag
         self.key = key
         self.ordered = ordered
         self.wrappedSource = wrappedSource
@@ -88,9 +93,18 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     /// Leaves the group (committing what is stored); events still in the ring are dropped
     /// and delivered again by the group's next member.
     func stop(done: @escaping @Sendable () -> Void = {}) {
+        lag.destroy()
         consumer.loop.execute { [self] in
             stopped = true
             consumer.close(done: done)
+        }
+    }
+
+    /// Records the lag (on the consumer's loop; a scrape shows what the previous one asked).
+    func collectLag() {
+        consumer.loop.execute { [self] in
+            guard !stopped else { return }
+            lag.record(slotByKey.values.reduce(Int64(0)) { $0 + (consumer.lag(slots[Int($1)].id) ?? 0) })
         }
     }
 

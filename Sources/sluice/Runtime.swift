@@ -63,7 +63,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         client = HTTPClient(group: group)
         let loops = group.loops
         controller = DataPlaneController(options: options, group: group, client: client) { classes in
-            classes.register(KafkaBrokerSettings.brokerClass, KafkaBrokerFactory(loops: loops))
+            classes.register(KafkaBrokerSettings.brokerClass, KafkaBrokerFactory(loops: loops, metricsFactory: options.metricsFactory))
         }
         let kafka = KafkaBridge(controller: controller, group: group, client: client)
         controller.add(kafka)

@@ -87,6 +87,11 @@ struct KafkaBrokerTests {
         #expect(subscriber.requests(to: "/all").first?.header("ce-knativebrokerttl") == nil, "the TTL stays hidden from subscribers")
         let topic = try cluster.consume(topic: "knative-broker-demo-default")
         #expect(topic.count == 10, "binary-mode records in the broker's topic")
+        // Scrapes read the lag the previous scrape asked the consumer's loop for.
+        #expect(eventually(seconds: 5) {
+            (try? get(port: sluice.metricsPort, path: "/metrics"))?.1
+                .contains("sluice_kafka_consumer_lag{messaging_consumer_group_name=\"knative-trigger-demo-all\"") == true
+        })
 
         // Accepted while the subscriber fails, then the process is killed: the events are in
         // Kafka and their offsets uncommitted, so a process with an empty data directory
