@@ -52,4 +52,24 @@ start_subscriber() {
     wait_for_port "$1"
     NGINX_WORKER=$(pgrep -P "$(cat "$WORK/nginx-$1.pid")" | head -1)
 }
+# one_trigger URL [CLASS]: broker bench/default (of broker class CLASS when given) with one
+# trigger, "only", delivering to URL.
+one_trigger() {
+    cat <<EOF
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: default
+  namespace: bench
+  annotations: {eventing.knative.dev/broker.class: "${2:-MTChannelBasedBroker}"}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: only, namespace: bench}
+spec:
+  broker: default
+  subscriber: {uri: "$1"}
+EOF
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }

@@ -102,16 +102,7 @@ spec:
     - uri: http://127.0.0.1:$STEP_PORT/step3
   reply: {uri: "http://127.0.0.1:$LATENCY_SINK_PORT/sink"}
 ---
-apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata: {name: default, namespace: bench}
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: direct, namespace: bench}
-spec:
-  broker: default
-  subscriber: {uri: "http://127.0.0.1:$LATENCY_SINK_PORT/sink"}
+$(one_trigger "http://127.0.0.1:$LATENCY_SINK_PORT/sink")
 EOF
 start_sluice "$WORK/sequence.yaml"
 echo "sequence (4 channel hops, 3 steps): $(taskset -c 1 "$BENCH" latency "http://127.0.0.1:$BROKER_PORT/channels/bench/seq-kn-sequence-0" 2000 "$SECONDS_PER_RUN" "$LATENCY_SINK_PORT")"

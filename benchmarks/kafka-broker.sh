@@ -43,7 +43,7 @@ for _ in $(seq 1 100); do grep -q bootstrap "$WORK/mock.out" && break; sleep 0.0
 BOOTSTRAP=$(awk '/bootstrap/ {print $2}' "$WORK/mock.out")
 start_subscriber "$NGINX_PORT"
 
-# Manifests: broker bench/default of class $1 ("Kafka" or "") with one trigger to nginx, plus
+# Manifests: broker bench/default of class $1 (Kafka or MTChannelBasedBroker) with one trigger to nginx, plus
 # broker bench/idle (Kafka) with $2 triggers whose subscriber never gets anything.
 manifests() {
     cat <<EOF
@@ -60,19 +60,7 @@ data:
     session.timeout.ms=6000
     heartbeat.interval.ms=500
 ---
-apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata:
-  name: default
-  namespace: bench
-  annotations: {eventing.knative.dev/broker.class: "$1"}
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: only, namespace: bench}
-spec:
-  broker: default
-  subscriber: {uri: "http://127.0.0.1:$NGINX_PORT/sink"}
+$(one_trigger "http://127.0.0.1:$NGINX_PORT/sink" "$1")
 EOF
     if [ "${2:-0}" -gt 0 ]; then
         printf -- "---\napiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: idle\n  namespace: bench\n"
@@ -131,7 +119,7 @@ drive_and_count() {
 
 echo "== 1. wrk -t1 -c32 -d${SECONDS_PER_RUN}s -> ingress -> one trigger -> nginx: Kafka-class broker vs --storage disk vs kcat"
 manifests Kafka >"$WORK/kafka.yaml"
-manifests "" >"$WORK/disk.yaml"
+manifests MTChannelBasedBroker >"$WORK/disk.yaml"
 start_sluice 0 "$WORK/disk.yaml"
 read -r DISK_RATE DISK_CPU <<<"$(drive_and_count 1)"
 stop_sluice 0

@@ -132,22 +132,6 @@ kill "$SERVE_PID" 2>/dev/null || true
 # containing $3, when given).
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v name="$2" -v only="${3:-}" 'index($0, name"{") == 1 && index($0, only) {sum += $2} END {print sum + 0}'; }
 
-# A trigger manifest for broker bench/default delivering to $1.
-one_trigger() {
-    cat <<EOF
-apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata: {name: default, namespace: bench}
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: only, namespace: bench}
-spec:
-  broker: default
-  subscriber: {uri: "$1"}
-EOF
-}
-
 # Starts sluice on manifest file $1 with storage ${2:-memory} (disk keeps its log in $WORK/data),
 # one loop on CPU 0 as nginx's one worker. Memory storage gets room for the whole run; disk
 # storage keeps its default window per trigger (the rest waits in the log).
