@@ -19,7 +19,7 @@ public enum FlowLowering {
         let madeBy = "Sequence \(sequence.meta.namespace)/\(sequence.meta.name)"
         let channels = sequence.steps.indices.map { sequenceChannelName(sequence.meta.name, step: $0) }
         for (index, step) in sequence.steps.enumerated() {
-            set.channels.append(channel(channels[index], of: sequence.meta, madeBy: madeBy))
+            set.channels.append(channel(channels[index], of: sequence.meta, madeBy: madeBy, template: sequence.kafkaTemplate))
             let reply = index + 1 < channels.count ? destination(channels[index + 1], of: sequence.meta) : sequence.reply
             set.subscriptions.append(subscription(channels[index], to: channels[index], of: sequence.meta, subscriber: step.destination,
                                                   reply: reply, delivery: step.delivery, madeBy: madeBy))
@@ -30,10 +30,10 @@ public enum FlowLowering {
         let meta = parallel.meta
         let madeBy = "Parallel \(meta.namespace)/\(meta.name)"
         let ingress = parallelIngressName(meta.name)
-        set.channels.append(channel(ingress, of: meta, madeBy: madeBy))
+        set.channels.append(channel(ingress, of: meta, madeBy: madeBy, template: parallel.kafkaTemplate))
         for (index, branch) in parallel.branches.enumerated() {
             let branchChannel = parallelBranchName(meta.name, branch: index)
-            set.channels.append(channel(branchChannel, of: meta, madeBy: madeBy))
+            set.channels.append(channel(branchChannel, of: meta, madeBy: madeBy, template: parallel.kafkaTemplate))
             // With no filter the subscription has no subscriber: events go straight to the branch.
             set.subscriptions.append(subscription("\(meta.name)-kn-parallel-filter-\(index)", to: ingress, of: meta, subscriber: branch.filter,
                                                   reply: destination(branchChannel, of: meta), delivery: branch.delivery, madeBy: madeBy))
@@ -42,8 +42,12 @@ public enum FlowLowering {
         }
     }
 
-    private static func channel(_ name: String, of owner: ObjectMeta, madeBy: String) -> ChannelManifest {
-        ChannelManifest(meta: made(name, of: owner), kind: "InMemoryChannel", delivery: nil, madeBy: madeBy)
+    /// One of a flow's channels: a KafkaChannel when the flow's template is one.
+    private static func channel(_ name: String, of owner: ObjectMeta, madeBy: String, template: KafkaChannelTemplate?) -> ChannelManifest {
+        let kafka = template.map { KafkaBrokerSettings.kafkaChannel(namespace: owner.namespace, name: name, partitions: $0.partitions,
+                                                                     replicationFactor: $0.replicationFactor) }
+        return ChannelManifest(meta: made(name, of: owner), kind: kafka == nil ? "InMemoryChannel" : "KafkaChannel", delivery: nil,
+                               madeBy: madeBy, kafka: kafka)
     }
 
     private static func subscription(_ name: String, to channel: String, of owner: ObjectMeta, subscriber: Destination?,

@@ -109,4 +109,11 @@ public struct KafkaBrokerSettings: Sendable, Equatable {
 
     /// The consumer group of the trigger or subscription `name`.
     public func consumerGroup(for name: String) -> String { groupPrefix + name }
+
+    /// A KafkaChannel's settings but its servers (from `kafka-channel-config`, later): Knative's
+    /// topic `knative-messaging-kafka.<namespace>.<name>`, a group per subscription.
+    static func kafkaChannel(namespace: String, name: String, partitions: Int, replicationFactor: Int) -> KafkaBrokerSettings {
+        KafkaBrokerSettings(bootstrapServers: [], topic: "knative-messaging-kafka.\(namespace).\(name)", partitions: partitions,
+                            replicationFactor: replicationFactor, externalTopic: false, groupPrefix: "kafka.\(namespace).\(name).")
+    }
 }

@@ -49,6 +49,15 @@ public struct SequenceManifest: Sendable {
     public var meta: ObjectMeta
     public var steps: [SequenceStep]
     public var reply: Destination?
+    /// `channelTemplate` of kind KafkaChannel: the partitions and replication of each of its
+    /// channels; nil for in-memory (served by `--storage`) channels.
+    public var kafkaTemplate: KafkaChannelTemplate?
+}
+
+/// A flow's `channelTemplate` of kind KafkaChannel (`spec.numPartitions`, `replicationFactor`).
+public struct KafkaChannelTemplate: Sendable {
+    public var partitions: Int
+    public var replicationFactor: Int
 }
 
 /// One branch of a Parallel: an optional filter (an event passes when the filter replies it),
@@ -65,6 +74,8 @@ public struct ParallelManifest: Sendable {
     public var meta: ObjectMeta
     public var branches: [ParallelBranch]
     public var reply: Destination?
+    /// As for a Sequence.
+    public var kafkaTemplate: KafkaChannelTemplate?
 }
 
 /// `sources.knative.dev/v1` PingSource: a fixed event on a cron schedule.

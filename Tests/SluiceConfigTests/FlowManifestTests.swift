@@ -33,6 +33,31 @@ struct FlowManifestTests {
         #expect(wiring(set) == ["seq-kn-sequence-0: seq-kn-sequence-0 -> http://a/ => seq-kn-sequence-1",
                                 "seq-kn-sequence-1: seq-kn-sequence-1 -> http://b/ => http://end/"])
         #expect(set.subscriptions.map { $0.delivery?.retry } == [nil, 7])
+        #expect(set.channels.allSatisfy { $0.kafka == nil })
+    }
+
+    @Test func aFlowWithAKafkaChannelTemplateIsMadeOfKafkaChannels() throws {
+        let set = try load("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kafka-channel-config, namespace: knative-eventing}
+            data: {bootstrap.servers: "k:9092"}
+            ---
+            apiVersion: flows.knative.dev/v1
+            kind: Parallel
+            metadata: {name: par, namespace: ns}
+            spec:
+              channelTemplate:
+                apiVersion: messaging.knative.dev/v1beta1
+                kind: KafkaChannel
+                spec: {numPartitions: 3, replicationFactor: 2}
+              branches:
+                - subscriber: {uri: http://s0/}
+            """)
+        #expect(set.channels.map(\.kind) == ["KafkaChannel", "KafkaChannel"])
+        let ingress = try #require(set.channels.first?.kafka)
+        #expect(ingress.topic == "knative-messaging-kafka.ns.par-kn-parallel" && ingress.partitions == 3 && ingress.replicationFactor == 2)
+        #expect(ingress.bootstrapServers == ["k:9092"] && ingress.consumerGroup(for: "s") == "kafka.ns.par-kn-parallel.s")
     }
 
     @Test func aParallelBecomesAnIngressChannelAndTwoSubscriptionsPerBranch() throws {
@@ -86,13 +111,13 @@ struct FlowManifestTests {
             kind: Sequence
             metadata: {name: templated, namespace: ns}
             spec:
-              channelTemplate: {apiVersion: messaging.knative.dev/v1beta1, kind: KafkaChannel}
+              channelTemplate: {apiVersion: messaging.knative.dev/v1alpha1, kind: NatssChannel}
             """
         let error = try #require(throws: ConfigError.self) { try load(bad) }
         let messages = error.problems.map(\.description)
         #expect(messages.contains { $0.hasPrefix("f.yaml:5:") && $0.contains("subscription's namespace") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("f.yaml:5:") && $0.contains("Widget is not a channel") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("f.yaml:5:") && $0.contains("needs a subscriber or a reply") }, "\(messages)")
-        #expect(messages.contains { $0.hasPrefix("f.yaml:11:") && $0.contains("channelTemplate kind KafkaChannel is not served") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("f.yaml:11:") && $0.contains("channelTemplate kind NatssChannel is not served") }, "\(messages)")
     }
 }

@@ -279,4 +279,43 @@ struct KafkaChannelTests {
         #expect(subscriber.requests(to: "/failing").count == 10, "one try and one retry each")
         #expect(try cluster.consume(topic: "knative-messaging-kafka.demo.orders").count == 5)
     }
+
+    @Test("a Sequence on KafkaChannels runs its steps in order through their topics")
+    func sequenceOnKafkaChannels() throws {
+        let cluster = try KafkaCluster(topics: [("knative-messaging-kafka.demo.seq-kn-sequence-0", 1), ("knative-messaging-kafka.demo.seq-kn-sequence-1", 1)])
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        subscriber.answer { request, _ in
+            guard request.path.hasPrefix("/step") else { return .status(200) }
+            return .status(200, body: request.bodyText, headers: [
+                ("ce-specversion", "1.0"), ("ce-id", request.eventID ?? "?"), ("ce-source", "/steps"),
+                ("ce-type", (request.header("ce-type") ?? "") + "+" + request.path.dropFirst()), ("Content-Type", "application/json"),
+            ])
+        }
+        let s = subscriber
+        let yaml = """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kafka-channel-config, namespace: knative-eventing}
+            data: {bootstrap.servers: "\(cluster.bootstrap)"}
+            ---
+            apiVersion: flows.knative.dev/v1
+            kind: Sequence
+            metadata: {name: seq, namespace: demo}
+            spec:
+              channelTemplate: {apiVersion: messaging.knative.dev/v1beta1, kind: KafkaChannel}
+              steps:
+                - uri: \(s.url("/step1"))
+                - uri: \(s.url("/step2"))
+              reply: {uri: "\(s.url("/done"))"}
+            """
+        let sluice = try SluiceProcess.serve(config: try manifestDirectory(["all.yaml": yaml]), memory: true)
+        defer { sluice.stop() }
+        #expect(eventually(seconds: 30) { sluice.standardError.components(separatedBy: "partitions assigned").count > 2 }, "\(sluice.standardError)")
+        let sender = EventSender(port: sluice.ingressPort)
+        #expect(try sender.send("/", id: "s1", type: "start", host: "seq-kn-sequence-0-kn-channel.demo.svc.cluster.local").status == 202)
+        #expect(eventually(seconds: 20) { subscriber.requests(to: "/done").count == 1 }, "\(sluice.standardError)")
+        #expect(subscriber.requests(to: "/done").first?.header("ce-type") == "start+step1+step2")
+        #expect(try cluster.consume(topic: "knative-messaging-kafka.demo.seq-kn-sequence-1").count == 1, "the first step's reply went through Kafka")
+    }
 }

@@ -16,20 +16,28 @@ extension ResourceDecoder {
         return ChannelManifest(meta: meta, kind: kind, delivery: delivery, kafka: kafka)
     }
 
-    /// `numPartitions` (1) and `replicationFactor` (1), as Knative's KafkaChannel defaults them;
-    /// the servers come from `kafka-channel-config` later. The topic is Knative's
-    /// `knative-messaging-kafka.<namespace>.<name>`.
+    /// `numPartitions` (1) and `replicationFactor` (1), as Knative's KafkaChannel defaults them.
     private static func kafkaChannel(_ spec: YAMLNode?, meta: ObjectMeta, context: String) -> KafkaBrokerSettings {
+        let template = kafkaTemplate(spec, location: meta.location, context: context)
+        return .kafkaChannel(namespace: meta.namespace, name: meta.name, partitions: template.partitions, replicationFactor: template.replicationFactor)
+    }
+
+    private static func kafkaTemplate(_ spec: YAMLNode?, location: SourceLocation, context: String) -> KafkaChannelTemplate {
         func count(_ key: String) -> Int {
             guard let value = spec?.int(key, context: context) else { return 1 }
             if value < 1 || value > 10_000 {
-                spec?.diagnostics.error(spec?[key]?.location ?? meta.location, "\(context): \(key) must be between 1 and 10000")
+                spec?.diagnostics.error(spec?[key]?.location ?? location, "\(context): \(key) must be between 1 and 10000")
             }
             return max(1, value)
         }
-        return KafkaBrokerSettings(bootstrapServers: [], topic: "knative-messaging-kafka.\(meta.namespace).\(meta.name)",
-                                   partitions: count("numPartitions"), replicationFactor: count("replicationFactor"), externalTopic: false,
-                                   groupPrefix: "kafka.\(meta.namespace).\(meta.name).")
+        return KafkaChannelTemplate(partitions: count("numPartitions"), replicationFactor: count("replicationFactor"))
+    }
+
+    /// A flow's `channelTemplate`: nil for InMemoryChannel (or none), its numbers for KafkaChannel.
+    private static func flowTemplate(_ spec: YAMLNode, context: String) -> KafkaChannelTemplate? {
+        guard let template = spec.mapping("channelTemplate", context: context),
+              channelTemplate(template, context: context, allowKafka: true) == "KafkaChannel" else { return nil }
+        return kafkaTemplate(template.mapping("spec", context: "\(context) channelTemplate"), location: template.location, context: context)
     }
 
     static func subscription(_ document: YAMLNode) -> SubscriptionManifest? {
@@ -58,7 +66,7 @@ extension ResourceDecoder {
 
     static func sequence(_ document: YAMLNode) -> SequenceManifest? {
         guard let (meta, context, spec) = withSpec(document, kind: "Sequence") else { return nil }
-        if let template = spec.mapping("channelTemplate", context: context) { channelTemplate(template, context: context) }
+        let kafkaTemplate = flowTemplate(spec, context: context)
         guard let items = spec.sequence("steps", context: context), !items.isEmpty else {
             document.diagnostics.error(spec.location, "\(context): needs at least one step")
             return nil
@@ -70,12 +78,12 @@ extension ResourceDecoder {
             steps.append(SequenceStep(destination: target, delivery: item.mapping("delivery", context: stepContext).map { deliverySpec($0, context: stepContext) }))
         }
         let reply = spec.mapping("reply", context: context).flatMap { destination($0, context: "\(context) reply") }
-        return SequenceManifest(meta: meta, steps: steps, reply: reply)
+        return SequenceManifest(meta: meta, steps: steps, reply: reply, kafkaTemplate: kafkaTemplate)
     }
 
     static func parallel(_ document: YAMLNode) -> ParallelManifest? {
         guard let (meta, context, spec) = withSpec(document, kind: "Parallel") else { return nil }
-        if let template = spec.mapping("channelTemplate", context: context) { channelTemplate(template, context: context) }
+        let kafkaTemplate = flowTemplate(spec, context: context)
         guard let items = spec.sequence("branches", context: context), !items.isEmpty else {
             document.diagnostics.error(spec.location, "\(context): needs at least one branch")
             return nil
@@ -95,14 +103,14 @@ extension ResourceDecoder {
                 delivery: item.mapping("delivery", context: branchContext).map { deliverySpec($0, context: branchContext) }))
         }
         let reply = spec.mapping("reply", context: context).flatMap { destination($0, context: "\(context) reply") }
-        return ParallelManifest(meta: meta, branches: branches, reply: reply)
+        return ParallelManifest(meta: meta, branches: branches, reply: reply, kafkaTemplate: kafkaTemplate)
     }
 
     /// The kinds a Subscription's channel may name.
     static let channelKinds: Set<String> = ["InMemoryChannel", "Channel", "KafkaChannel"]
 
-    /// A `channelTemplate`'s kind, which must be one Sluice serves there: InMemoryChannel, or
-    /// KafkaChannel in a Channel's (a flow's channels are in memory or on disk for now).
+    /// A `channelTemplate`'s kind, which must be one Sluice serves: InMemoryChannel, or
+    /// KafkaChannel where `allowKafka`.
     @discardableResult
     private static func channelTemplate(_ node: YAMLNode, context: String, allowKafka: Bool = false) -> String? {
         guard let kind = node.string("kind", required: true, context: "\(context) channelTemplate") else { return nil }
