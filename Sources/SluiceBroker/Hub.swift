@@ -7,7 +7,7 @@ public enum HubKind: Sendable {
     case broker
     case channel
 
-    /// The metric name prefix and the labels naming one hub.
+    /// The prefix of the hub's ingress metrics.
     var metricPrefix: String { self == .broker ? "sluice_broker" : "sluice_channel" }
 }
 

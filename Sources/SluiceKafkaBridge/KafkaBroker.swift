@@ -97,7 +97,8 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
                     queues.append(created)
                 }
             }
-            let removed = current.filter { kept[$0.key] == nil }.map(\.value)
+            // Gone, or replaced (its ordering changed).
+            let removed = current.filter { kept[$0.key] !== $0.value }.map(\.value)
             current = kept
             return (queues, removed)
         }
