@@ -7,12 +7,13 @@ extension ResourceDecoder {
         let spec = document.mapping("spec", context: context)
         let delivery = spec.flatMap { $0.mapping("delivery", context: context) }.map { deliverySpec($0, context: context) }
         // A KafkaChannel's settings are its spec; a Channel's are its template's, when that is one.
-        var kafkaSpec = kind == "KafkaChannel" ? spec : nil
-        if kind == "Channel", let template = spec.flatMap({ $0.mapping("channelTemplate", context: context) }),
-           channelTemplate(template, context: context, allowKafka: true) == "KafkaChannel" {
-            kafkaSpec = template.mapping("spec", context: "\(context) channelTemplate") ?? template
+        var kafka: KafkaBrokerSettings?
+        if kind == "KafkaChannel" {
+            kafka = kafkaChannel(spec, meta: meta, context: context)
+        } else if let template = spec.flatMap({ $0.mapping("channelTemplate", context: context) }),
+                  channelTemplate(template, context: context, allowKafka: true) == "KafkaChannel" {
+            kafka = kafkaChannel(template.mapping("spec", context: "\(context) channelTemplate"), meta: meta, context: context)
         }
-        let kafka = kafkaSpec.map { kafkaChannel($0, meta: meta, context: context) } ?? (kind == "KafkaChannel" ? kafkaChannel(nil, meta: meta, context: context) : nil)
         return ChannelManifest(meta: meta, kind: kind, delivery: delivery, kafka: kafka)
     }
 
