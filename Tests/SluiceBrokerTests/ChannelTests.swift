@@ -5,14 +5,6 @@ import Testing
 /// Channels, Subscriptions, Sequence and Parallel, end to end through a real process.
 @Suite("channels and flows, end to end", .serialized)
 struct ChannelTests {
-    /// An answer carrying a binary-mode reply event of `type`, keeping the request's id.
-    private func reply(to request: Subscriber.Request, type: String) -> Subscriber.Answer {
-        .status(200, body: request.bodyText, headers: [
-            ("ce-specversion", "1.0"), ("ce-id", request.eventID ?? "?"), ("ce-type", type), ("ce-source", "/replies"),
-            ("Content-Type", "application/json"),
-        ])
-    }
-
     @Test func aChannelFansOutToEverySubscriptionAndDeadLettersAFailingOne() throws {
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
@@ -42,7 +34,7 @@ struct ChannelTests {
     @Test func aSubscriptionReplyGoesIntoABrokerAndTheHostAddressWorks() throws {
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        subscriber.answer { [self] request, _ in request.path == "/enrich" ? reply(to: request, type: "enriched") : .status(200) }
+        subscriber.answer { request, _ in request.path == "/enrich" ? .reply(to: request, type: "enriched") : .status(200) }
         let s = subscriber
         var yaml = Manifest.channel("ns", "raw", kind: "Channel") + Manifest.broker("ns", "default")
         yaml += Manifest.subscription("ns", "enrich", channel: "raw", subscriber: "uri: \(s.url("/enrich"))",
@@ -63,9 +55,9 @@ struct ChannelTests {
     @Test func aSequenceRunsItsStepsInOrderAndRepliesAtTheEnd() throws {
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        subscriber.answer { [self] request, _ in
+        subscriber.answer { request, _ in
             switch request.path {
-            case "/step1", "/step2", "/step3": return reply(to: request, type: (request.header("ce-type") ?? "") + "+" + request.path.dropFirst())
+            case "/step1", "/step2", "/step3": return .reply(to: request, type: (request.header("ce-type") ?? "") + "+" + request.path.dropFirst())
             default: return .status(200)
             }
         }
@@ -101,11 +93,11 @@ struct ChannelTests {
     @Test func aParallelSendsToEveryBranchItsFilterPasses() throws {
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        subscriber.answer { [self] request, _ in
+        subscriber.answer { request, _ in
             switch request.path {
-            case "/pass": return reply(to: request, type: request.header("ce-type") ?? "")
+            case "/pass": return .reply(to: request, type: request.header("ce-type") ?? "")
             case "/block": return .status(200)
-            case "/b0", "/b1", "/b2": return reply(to: request, type: "from" + request.path.dropFirst())
+            case "/b0", "/b1", "/b2": return .reply(to: request, type: "from" + request.path.dropFirst())
             default: return .status(200)
             }
         }

@@ -228,6 +228,16 @@ private final class FirstAttempts: @unchecked Sendable {
 /// subscription a consumer group.
 @Suite("KafkaChannel", .serialized)
 struct KafkaChannelTests {
+    /// Knative's `kafka-channel-config`, naming the mock cluster.
+    private func channelConfig(_ cluster: KafkaCluster) -> String {
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: kafka-channel-config, namespace: knative-eventing}
+        data: {bootstrap.servers: "\(cluster.bootstrap)"}
+        """
+    }
+
     @Test("a KafkaChannel fans out to two subscriptions, one failing into its dead-letter sink")
     func fanOutWithDeadLetter() throws {
         let cluster = try KafkaCluster(topics: [("knative-messaging-kafka.demo.orders", 2)])
@@ -236,10 +246,7 @@ struct KafkaChannelTests {
         subscriber.answer { request, _ in request.path == "/failing" ? .status(500) : .status(200) }
         let s = subscriber
         let yaml = """
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: kafka-channel-config, namespace: knative-eventing}
-            data: {bootstrap.servers: "\(cluster.bootstrap)"}
+            \(channelConfig(cluster))
             ---
             apiVersion: messaging.knative.dev/v1beta1
             kind: KafkaChannel
@@ -286,18 +293,11 @@ struct KafkaChannelTests {
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
         subscriber.answer { request, _ in
-            guard request.path.hasPrefix("/step") else { return .status(200) }
-            return .status(200, body: request.bodyText, headers: [
-                ("ce-specversion", "1.0"), ("ce-id", request.eventID ?? "?"), ("ce-source", "/steps"),
-                ("ce-type", (request.header("ce-type") ?? "") + "+" + request.path.dropFirst()), ("Content-Type", "application/json"),
-            ])
+            request.path.hasPrefix("/step") ? .reply(to: request, type: (request.header("ce-type") ?? "") + "+" + request.path.dropFirst()) : .status(200)
         }
         let s = subscriber
         let yaml = """
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: kafka-channel-config, namespace: knative-eventing}
-            data: {bootstrap.servers: "\(cluster.bootstrap)"}
+            \(channelConfig(cluster))
             ---
             apiVersion: flows.knative.dev/v1
             kind: Sequence

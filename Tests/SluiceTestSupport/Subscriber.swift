@@ -26,6 +26,14 @@ public final class Subscriber: @unchecked Sendable {
     public enum Answer: Sendable {
         case status(Int, body: String = "", headers: [(name: String, value: String)] = [])
         indirect case after(seconds: Double, Answer)
+
+        /// 200 with a binary-mode reply event of `type`, keeping the request's id and data.
+        public static func reply(to request: Request, type: String) -> Answer {
+            .status(200, body: request.bodyText, headers: [
+                ("ce-specversion", "1.0"), ("ce-id", request.eventID ?? "?"), ("ce-type", type), ("ce-source", "/replies"),
+                ("Content-Type", "application/json"),
+            ])
+        }
     }
 
     private let group: EventLoopGroup
