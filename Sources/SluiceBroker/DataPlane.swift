@@ -62,9 +62,10 @@ public final class DataPlane: Sendable {
 }
 
 extension DataPlane {
-    /// Events waiting or in flight across all triggers.
+    /// Events waiting or in flight that only this process will deliver (not those a Kafka
+    /// topic keeps for the other members of the trigger's group).
     public var pendingDeliveries: Int {
-        dispatchers.values.reduce(0) { $0 + $1.queue.depth }
+        dispatchers.values.reduce(0) { $0 + ($1.queue.isReplicatedElsewhere ? 0 : $1.queue.depth) }
     }
 
     /// Brings the figures read at scrape time up to date: queue depths and the stores' counters.

@@ -110,6 +110,9 @@ public struct KafkaBrokerSettings: Sendable, Equatable {
     /// The consumer group of the trigger or subscription `name`.
     public func consumerGroup(for name: String) -> String { groupPrefix + name }
 
+    /// Sluice's compacted topic of retry schedules, beside the events' topic.
+    public var retryStateTopic: String { topic + ".retry-state" }
+
     /// A KafkaChannel's settings but its servers (from `kafka-channel-config`, later): Knative's
     /// topic `knative-messaging-kafka.<namespace>.<name>`, a group per subscription.
     static func kafkaChannel(namespace: String, name: String, partitions: Int, replicationFactor: Int) -> KafkaBrokerSettings {

@@ -56,6 +56,10 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64)
         /// `event` is delivered, dead-lettered or dropped.
         func finished(_ event: StoredEvent, outcome: Outcome)
+        /// Asked before each retry: false when `event` is no longer this owner's to deliver
+        /// (its Kafka partition went to another process, which resumes its retries), so the
+        /// retry is not made and the event ends as `handedOver`.
+        func keeps(_ event: StoredEvent) -> Bool
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -63,6 +67,8 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         case deadLettered
         /// Given up: no dead-letter sink, or it failed too.
         case dropped
+        /// Left to another owner between two attempts (see `Owner.keeps`).
+        case handedOver
     }
 
     /// One event on its way: to the subscriber first, then, if that fails for good, to the
@@ -112,13 +118,19 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         // An event recovered in the middle of its retries waits for the attempt that was due.
         let wait = stored.nextAttemptAt - scheduler.wallClockMilliseconds()
         if stored.attemptsMade > 0 && wait > 0 {
-            scheduler.perform(after: .milliseconds(wait)) { [self] in attempt(flight) }
+            scheduler.perform(after: .milliseconds(wait)) { [self] in retry(flight) }
         } else {
             attempt(flight)
         }
     }
 
     // MARK: The retry loop
+
+    /// Makes the attempt that was waiting, unless the event went to another owner meanwhile.
+    private func retry(_ flight: InFlight) {
+        guard flight.owner.keeps(flight.stored) else { return flight.finish(.handedOver) }
+        attempt(flight)
+    }
 
     /// Makes attempt `flight.number` at the current destination.
     private func attempt(_ flight: InFlight) {
@@ -191,7 +203,7 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
                 flight.owner.retrying(flight.stored, attempts: flight.number, nextAttemptAt: scheduler.wallClockMilliseconds() + WallClock.milliseconds(wait))
             }
             flight.number += 1
-            scheduler.perform(after: wait) { [self] in attempt(flight) }
+            scheduler.perform(after: wait) { [self] in retry(flight) }
             return
         }
         if let deadLetter = flight.deadLetter {
@@ -290,6 +302,11 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
         random ^= random << 17
         return Double(random >> 11) / Double(1 << 53)
     }
+}
+
+extension Deliverer.Owner {
+    /// Most owners keep their events to the end.
+    public func keeps(_ event: StoredEvent) -> Bool { true }
 }
 
 extension Result {

@@ -77,11 +77,15 @@ public final class QueueDispatcher: Deliverer.Owner, @unchecked Sendable {  // s
         queue.retrying(event, attempts: attempts, nextAttemptAt: nextAttemptAt)
     }
 
+    public func keeps(_ event: StoredEvent) -> Bool {
+        queue.keeps(event)
+    }
+
     public func finished(_ event: StoredEvent, outcome: Deliverer.Outcome) {
-        if outcome == .delivered {
-            window.succeeded()
-        } else {
-            window.failed(at: scheduler.wallClockMilliseconds())
+        switch outcome {
+        case .delivered: window.succeeded()
+        case .deadLettered, .dropped: window.failed(at: scheduler.wallClockMilliseconds())
+        case .handedOver: break
         }
         queue.done(event)
         inFlight -= 1

@@ -57,6 +57,7 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     private let producers: [KafkaProducer]
     private let nextProducer = Atomic<Int>(0)
     private let triggers = Locked<[String: KafkaTriggerQueue]>([:])
+    private let retryState: KafkaRetryState?
 
     init(broker: BrokerManifest, settings: KafkaBrokerSettings, loops: [EventLoop], window: Int, metricsFactory: any MetricsFactory,
          logger: Logger) throws(KafkaError) {
@@ -81,6 +82,13 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
             }
         }
         self.producers = producers
+        do {
+            retryState = try KafkaRetryState(topic: settings.retryStateTopic, properties: KafkaProperties([("bootstrap.servers", settings.bootstrapServers.joined(separator: ","))]),
+                                             producer: producers[0], loop: loops[0], logger: logger)
+        } catch {
+            logger.error("Broker \(broker.meta.namespace)/\(broker.meta.name): cannot read its retry schedules; a restart begins retries again: \(error)")
+            retryState = nil
+        }
     }
 
     func bind(triggers plans: [TriggerBinding], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue]) {
@@ -122,9 +130,9 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
             let lag = CoreMetrics.Gauge(label: "sluice_kafka_consumer_lag",
                                         dimensions: [(LabelNames.consumerGroup, group), (LabelNames.destinationName, settings.topic)],
                                         factory: metricsFactory)
-            let queue = KafkaTriggerQueue(key: key, filter: plan.filter, ordered: plan.ordered, consumer: consumer, capacity: window,
-                                          wrappedSource: "/apis/v1/namespaces/\(broker.meta.namespace)/brokers/\(broker.meta.name)",
-                                          lag: lag, logger: logger)
+            let queue = KafkaTriggerQueue(key: key, group: group, filter: plan.filter, ordered: plan.ordered, consumer: consumer,
+                                          capacity: window, wrappedSource: "/apis/v1/namespaces/\(broker.meta.namespace)/brokers/\(broker.meta.name)",
+                                          retryState: retryState, lag: lag, logger: logger)
             queue.start()
             return queue
         } catch {
@@ -170,6 +178,7 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
             finished.enter()
             queue.stop { finished.leave() }
         }
+        retryState?.close()
         for producer in producers {
             finished.enter()
             producer.close(timeout: .seconds(5)) { finished.leave() }

@@ -20,6 +20,11 @@ import Synchronization
 /// out at a time, retries included; the rest of the partition's matched records wait here.
 /// Unordered: every matched record goes straight to the ring.
 ///
+/// Retry schedules live in the broker's retry-state topic (`KafkaRetryState`): each scheduled
+/// retry is recorded there, and a partition newly assigned holds its records until the topic
+/// has been read up to its end, so that an event whose retries began in another process (or
+/// before a restart) continues its schedule here.
+///
 /// The consumer and its trackers are confined to the consumer's loop; dispatchers on any loop
 /// take events from the ring and report them done through a lock-free queue that the consumer
 /// drains in one loop task per batch.
@@ -33,6 +38,8 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         /// Ordered mode: matched records behind the one out.
         var waiting: Deque<StoredEvent> = []
         var out = false
+        /// Matched records that arrived before the retry schedules were read.
+        var parked: [StoredEvent] = []
 
         init(_ id: KafkaPartition) {
             self.id = id
@@ -45,8 +52,11 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     }
 
     let key: String
+    /// The trigger's consumer group.
+    let group: String
     let capacity: Int
     let ordered: Bool
+    private let retryState: KafkaRetryState?
     private let ring: MPMCQueue<StoredEvent>
     /// Events in the ring or in flight.
     private let held = Atomic<Int>(0)
@@ -68,11 +78,20 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     private var slotByKey: [PartitionKey: Int32] = [:]
     private var taking = true
     private var stopped = false
+    /// Partitions assigned whose retry schedules are not read yet, with the assignment's number.
+    private var awaitingSchedules: [Int32: Int] = [:]
+    private var assignments = 0
+    /// Events whose schedule is recorded in the retry-state topic, to clear once done.
+    private var scheduled: Set<StreamPosition> = []
+    /// The slots of revoked partitions, for dispatchers asking before a retry (`keeps`).
+    private let handedOver = Locked<Set<Int32>>([])
 
-    init(key: String, filter: Filter, ordered: Bool, consumer: KafkaConsumer, capacity: Int, wrappedSource: String,
-         lag: CoreMetrics.Gauge, logger: Logger) {
+    init(key: String, group: String, filter: Filter, ordered: Bool, consumer: KafkaConsumer, capacity: Int, wrappedSource: String,
+         retryState: KafkaRetryState?, lag: CoreMetrics.Gauge, logger: Logger) {
         self.lag = lag
         self.key = key
+        self.group = group
+        self.retryState = retryState
         self.ordered = ordered
         self.wrappedSource = wrappedSource
         self.capacity = capacity
@@ -111,6 +130,8 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     // MARK: TriggerQueue
 
     var depth: Int { held.load(ordering: .relaxed) }
+    /// The events are in the topic, uncommitted: the group's next member delivers them.
+    var isReplicatedElsewhere: Bool { true }
     var hasWaiting: Bool { !ring.isEmpty }
 
     func setWaker(_ waker: @escaping @Sendable () -> Void) {
@@ -129,9 +150,22 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         }
     }
 
-    /// Retry state stays in memory for now: a restart or rebalance starts the record's
-    /// retries again.
-    func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64) {}
+    /// A revoked partition's next owner makes the retries (resuming the recorded schedule).
+    func keeps(_ event: StoredEvent) -> Bool {
+        !handedOver.withLock { $0.contains(event.position.partition) }
+    }
+
+    /// Records the schedule in the retry-state topic (from the consumer's loop, where a
+    /// revoked partition is known: its next owner records its own).
+    func retrying(_ event: StoredEvent, attempts: Int, nextAttemptAt: Int64) {
+        guard let retryState else { return }
+        consumer.loop.execute { [self] in
+            let partition = slots[Int(event.position.partition)]
+            guard !partition.revoked, !stopped else { return }
+            scheduled.insert(event.position)
+            retryState.record(scheduleKey(event, in: partition), KafkaRetryState.Schedule(attempts: attempts, nextAttemptAt: nextAttemptAt))
+        }
+    }
 
     // MARK: KafkaConsumer.Delegate (on the consumer's loop)
 
@@ -152,13 +186,33 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         let filter = self.filter.withLock { $0 }
         guard event.withView({ filter.matches($0) }) else { return finish(stored, delivered: false) }
         held.add(1, ordering: .relaxed)
-        if ordered && partition.out {
-            partition.waiting.append(stored)
+        if awaitingSchedules[record.partition] != nil {
+            partition.parked.append(stored)
         } else {
-            partition.out = true
-            hand(stored)
+            admit(stored, from: partition)
         }
         if held.load(ordering: .relaxed) >= capacity { taking = false }
+    }
+
+    /// Gives a matched event its recorded retry schedule, if it has one, and lets it out (in
+    /// ordered mode, after the partition's event out).
+    private func admit(_ event: StoredEvent, from partition: Partition) {
+        var event = event
+        if let schedule = retryState?.schedule(for: scheduleKey(event, in: partition)) {
+            event.attemptsMade = schedule.attempts
+            event.nextAttemptAt = schedule.nextAttemptAt
+            scheduled.insert(event.position)
+        }
+        if ordered && partition.out {
+            partition.waiting.append(event)
+        } else {
+            partition.out = true
+            hand(event)
+        }
+    }
+
+    private func scheduleKey(_ event: StoredEvent, in partition: Partition) -> KafkaRetryState.Key {
+        KafkaRetryState.Key(group: group, partition: partition.id.partition, offset: Int64(bitPattern: event.position.offset))
     }
 
     /// Puts `event` where the dispatchers take it. Cannot fail: `taking` stops the consumer
@@ -170,6 +224,29 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
 
     func assigned(_ partitions: [KafkaPartition]) {
         logger.info("partitions assigned", metadata: ["trigger": "\(key)", "partitions": "\(partitions.map(\.description).joined(separator: ","))"])
+        guard let retryState, !partitions.isEmpty else { return }
+        assignments += 1
+        let assignment = assignments
+        for partition in partitions { awaitingSchedules[partition.partition] = assignment }
+        retryState.whenCaughtUp { [weak self] in
+            guard let self else { return }
+            consumer.loop.execute { self.schedulesRead(assignment) }
+        }
+    }
+
+    /// The retry schedules recorded before `assignment` are known: its partitions' parked
+    /// records go out.
+    private func schedulesRead(_ assignment: Int) {
+        guard !stopped else { return }
+        let ready = Set(awaitingSchedules.filter { $0.value == assignment }.keys)
+        guard !ready.isEmpty else { return }
+        for partition in ready { awaitingSchedules.removeValue(forKey: partition) }
+        for slot in slotByKey.values where ready.contains(slots[Int(slot)].id.partition) {
+            let partition = slots[Int(slot)]
+            let parked = partition.parked
+            partition.parked = []
+            for event in parked { admit(event, from: partition) }
+        }
     }
 
     func revoked(_ partitions: [KafkaPartition]) {
@@ -179,10 +256,14 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
             let partition = slots[Int(slot)]
             partition.revoked = true
             // What waits is dropped: its offsets were not stored, so the next owner delivers it.
-            held.subtract(partition.waiting.count, ordering: .relaxed)
+            held.subtract(partition.waiting.count + partition.parked.count, ordering: .relaxed)
             partition.waiting.removeAll()
+            partition.parked.removeAll()
             slotByKey.removeValue(forKey: key)
+            scheduled = scheduled.filter { $0.partition != slot }
+            handedOver.withLock { _ = $0.insert(slot) }
         }
+        for partition in partitions { awaitingSchedules.removeValue(forKey: partition.partition) }
     }
 
     func committed(_ error: KafkaError?) {
@@ -207,6 +288,7 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     private func finish(_ event: StoredEvent, delivered: Bool = true) {
         let partition = slots[Int(event.position.partition)]
         guard !partition.revoked, !stopped else { return }
+        if !scheduled.isEmpty, scheduled.remove(event.position) != nil { retryState?.clear(scheduleKey(event, in: partition)) }
         if ordered && delivered {
             if let next = partition.waiting.popFirst() { hand(next) } else { partition.out = false }
         }

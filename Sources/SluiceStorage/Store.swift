@@ -73,6 +73,19 @@ public protocol TriggerQueue: AnyObject, Sendable {
     var capacity: Int { get }
     /// True when events are waiting to be taken (an estimate under concurrency).
     var hasWaiting: Bool { get }
+    /// False once `event` is no longer this queue's to deliver (a Kafka partition that went
+    /// to another process): its pending retry is not made. Asked before each retry.
+    func keeps(_ event: StoredEvent) -> Bool
+    /// True when the events waiting here are kept elsewhere (a Kafka topic) and another
+    /// process delivers them if this one stops: a shutdown need not wait for them.
+    var isReplicatedElsewhere: Bool { get }
+}
+
+extension TriggerQueue {
+    /// The local stores keep every event until it is done.
+    public func keeps(_ event: StoredEvent) -> Bool { true }
+    /// A local store's events are this process's to deliver (on disk, after a restart).
+    public var isReplicatedElsewhere: Bool { false }
 }
 
 /// Events for some of a store's triggers: what one `append` stores.
