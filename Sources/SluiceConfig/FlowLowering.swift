@@ -44,8 +44,7 @@ public enum FlowLowering {
 
     /// One of a flow's channels: a KafkaChannel when the flow's template is one.
     private static func channel(_ name: String, of owner: ObjectMeta, madeBy: String, template: KafkaChannelTemplate?) -> ChannelManifest {
-        let kafka = template.map { KafkaBrokerSettings.kafkaChannel(namespace: owner.namespace, name: name, partitions: $0.partitions,
-                                                                     replicationFactor: $0.replicationFactor) }
+        let kafka = template.map { KafkaBrokerSettings.kafkaChannel(namespace: owner.namespace, name: name, template: $0) }
         return ChannelManifest(meta: made(name, of: owner), kind: kafka == nil ? "InMemoryChannel" : "KafkaChannel", delivery: nil,
                                madeBy: madeBy, kafka: kafka)
     }

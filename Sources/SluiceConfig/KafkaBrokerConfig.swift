@@ -22,6 +22,8 @@ enum KafkaBrokerConfig {
             }
             guard let servers = bootstrapServers(configMap, for: context, diagnostics) else { continue }
             set.channels[index].kafka?.bootstrapServers = servers
+            let auth = authProperties(configMap, in: set, for: context, diagnostics)
+            set.channels[index].kafka?.authProperties = auth
             set.channels[index].kafka?.consumerTuning = tuning?.data[dataPlaneConfigMap.consumer] ?? ""
             set.channels[index].kafka?.producerTuning = tuning?.data[dataPlaneConfigMap.producer] ?? ""
         }
@@ -55,7 +57,28 @@ enum KafkaBrokerConfig {
                 replicationFactor: number("default.topic.replication.factor", default: 3), externalTopic: external != nil,
                 consumerTuning: tuning?.data[dataPlaneConfigMap.consumer] ?? "", producerTuning: tuning?.data[dataPlaneConfigMap.producer] ?? "",
                 groupPrefix: "knative-trigger-\(broker.meta.namespace)-")
+            let auth = authProperties(configMap, in: set, for: context, diagnostics)
+            set.brokers[index].kafka?.authProperties = auth
         }
+    }
+
+    /// The client properties of the Secret `configMap` names in `auth.secret.ref.name` (in
+    /// `auth.secret.ref.namespace`, else the ConfigMap's namespace), as Knative reads it.
+    private static func authProperties(_ configMap: ConfigMapManifest, in set: ManifestSet, for context: String,
+                                       _ diagnostics: Diagnostics) -> [String: String] {
+        guard let name = configMap.data["auth.secret.ref.name"].map({ $0.trimmingCharacters(in: .whitespaces) }), !name.isEmpty else {
+            return [:]
+        }
+        let namespace = configMap.data["auth.secret.ref.namespace"].flatMap { $0.isEmpty ? nil : $0 } ?? configMap.meta.namespace
+        let origin = "ConfigMap \(configMap.meta.namespace)/\(configMap.meta.name) (for \(context))"
+        guard let secret = set.secret(namespace: namespace, name: name) else {
+            diagnostics.error(configMap.meta.location, "\(origin): Secret \"\(name)\" does not exist in namespace \(namespace)")
+            return [:]
+        }
+        let problems = KafkaAuthSecret.problems(secret.data)
+        for problem in problems { diagnostics.error(configMap.meta.location, "\(origin): Secret \"\(name)\" \(problem)") }
+        guard problems.isEmpty else { return [:] }
+        return Dictionary(KafkaAuthSecret.properties(secret.data).map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
     }
 
     /// `bootstrap.servers` of `configMap`, comma-separated; nil (and a problem) when empty.

@@ -94,6 +94,11 @@ public struct KafkaBrokerSettings: Sendable, Equatable {
     /// `knative-trigger-<ns>-` for a broker, `kafka.<ns>.<channel>.` for a KafkaChannel (whose
     /// groups Knative ends with the subscription's UID, which manifests do not carry).
     public var groupPrefix: String
+    /// Client properties from the auth Secret the ConfigMap names (`auth.secret.ref.name`):
+    /// `security.protocol`, `sasl.*`, `ssl.*.pem`.
+    public var authProperties: [String: String] = [:]
+    /// How long the topic keeps records (`retention.ms` at creation); nil: the cluster's default.
+    public var retentionMilliseconds: Int64?
 
     public init(bootstrapServers: [String], topic: String, partitions: Int, replicationFactor: Int, externalTopic: Bool,
                 consumerTuning: String = "", producerTuning: String = "", groupPrefix: String = "") {
@@ -115,8 +120,11 @@ public struct KafkaBrokerSettings: Sendable, Equatable {
 
     /// A KafkaChannel's settings but its servers (from `kafka-channel-config`, later): Knative's
     /// topic `knative-messaging-kafka.<namespace>.<name>`, a group per subscription.
-    static func kafkaChannel(namespace: String, name: String, partitions: Int, replicationFactor: Int) -> KafkaBrokerSettings {
-        KafkaBrokerSettings(bootstrapServers: [], topic: "knative-messaging-kafka.\(namespace).\(name)", partitions: partitions,
-                            replicationFactor: replicationFactor, externalTopic: false, groupPrefix: "kafka.\(namespace).\(name).")
+    static func kafkaChannel(namespace: String, name: String, template: KafkaChannelTemplate) -> KafkaBrokerSettings {
+        var settings = KafkaBrokerSettings(bootstrapServers: [], topic: "knative-messaging-kafka.\(namespace).\(name)",
+                                           partitions: template.partitions, replicationFactor: template.replicationFactor, externalTopic: false,
+                                           groupPrefix: "kafka.\(namespace).\(name).")
+        settings.retentionMilliseconds = template.retentionMilliseconds
+        return settings
     }
 }

@@ -58,6 +58,8 @@ public struct SequenceManifest: Sendable {
 public struct KafkaChannelTemplate: Sendable {
     public var partitions: Int
     public var replicationFactor: Int
+    /// `retentionDuration` (Knative's default is 168 hours).
+    public var retentionMilliseconds: Int64 = 168 * 3_600_000
 }
 
 /// One branch of a Parallel: an optional filter (an event passes when the filter replies it),

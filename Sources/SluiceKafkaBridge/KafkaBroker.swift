@@ -58,6 +58,9 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     private let nextProducer = Atomic<Int>(0)
     private let triggers = Locked<[String: KafkaTriggerQueue]>([:])
     private let retryState: KafkaRetryState?
+    /// Why the broker's topic is not there, for `/readyz` (nil: it is, or not known yet).
+    private let topicProblem = Locked<String?>(nil)
+    private let closed = Atomic<Bool>(false)
 
     init(broker: BrokerManifest, settings: KafkaBrokerSettings, loops: [EventLoop], window: Int, metricsFactory: any MetricsFactory,
          logger: Logger) throws(KafkaError) {
@@ -70,9 +73,9 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
         var producers: [KafkaProducer] = []
         let tuning = KafkaClientSettings.tuning(settings.producerTuning)
         if !tuning.ignored.isEmpty { logger.warning("config-kafka-broker-data-plane: producer properties left out: \(tuning.ignored.joined(separator: ", "))") }
+        let cluster = KafkaBrokerBackend.clusterProperties(settings)
         for loop in loops {
-            var properties = tuning.properties
-            properties["bootstrap.servers"] = settings.bootstrapServers.joined(separator: ",")
+            var properties = tuning.properties.merging(cluster)
             properties["client.id"] = "sluice-broker-\(broker.meta.namespace)-\(broker.meta.name)-\(loop.index)"
             do {
                 producers.append(try KafkaProducer(properties: properties, loop: loop, logger: logger))
@@ -83,12 +86,63 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
         }
         self.producers = producers
         do {
-            retryState = try KafkaRetryState(topic: settings.retryStateTopic, properties: KafkaProperties([("bootstrap.servers", settings.bootstrapServers.joined(separator: ","))]),
+            retryState = try KafkaRetryState(topic: settings.retryStateTopic, properties: cluster,
                                              producer: producers[0], loop: loops[0], logger: logger)
         } catch {
             logger.error("Broker \(broker.meta.namespace)/\(broker.meta.name): cannot read its retry schedules; a restart begins retries again: \(error)")
             retryState = nil
         }
+        DispatchQueue.global().async { [self] in provisionTopics(attempt: 0) }
+    }
+
+    /// Creates the broker's topic with the configured partitions and replication, unless it
+    /// is the user's own (which must exist), then the compacted retry-state topic. Asks again,
+    /// backing off up to a minute, while the cluster does not answer or the topic is missing,
+    /// so `/readyz` follows a topic created later by hand. Blocks: runs on a global queue.
+    private func provisionTopics(attempt: Int) {
+        guard !closed.load(ordering: .relaxed) else { return }
+        let name = "\(broker.meta.namespace)/\(broker.meta.name)"
+        let properties = KafkaBrokerBackend.clusterProperties(settings)
+        let answer: KafkaTopicAdmin.Answer
+        if settings.externalTopic {
+            answer = KafkaTopicAdmin.exists(settings.topic, properties: properties, logger: logger)
+        } else {
+            let config = settings.retentionMilliseconds.map { [(key: "retention.ms", value: String($0))] } ?? []
+            answer = KafkaTopicAdmin.create(KafkaTopicAdmin.Topic(name: settings.topic, partitions: settings.partitions,
+                                                                  replicationFactor: settings.replicationFactor, config: config),
+                                            properties: properties, logger: logger)
+        }
+        switch answer {
+        case .ready(let created):
+            if created { logger.info("created topic \(settings.topic) (\(settings.partitions) partitions, replication \(settings.replicationFactor))") }
+            topicProblem.withLock { $0 = nil }
+            return provisionRetryStateTopic(properties)
+        case .missing(let refusal):
+            let problem = "Broker \(name): topic \(settings.topic) does not exist" + (refusal.map { " and was not created: \($0)" } ?? "")
+            if topicProblem.withLock({ $0 }) != problem { logger.error("\(problem)") }
+            topicProblem.withLock { $0 = problem }
+        case .unanswered(let error):
+            logger.debug("Broker \(name): cannot check topic \(settings.topic) yet: \(error)")
+        }
+        let delay = min(60, 1 << min(attempt, 6))
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(delay)) { [self] in provisionTopics(attempt: attempt + 1) }
+    }
+
+    /// The retry-state topic, compacted: only the latest schedule of each event matters.
+    private func provisionRetryStateTopic(_ properties: KafkaProperties) {
+        guard retryState != nil else { return }
+        let topic = KafkaTopicAdmin.Topic(name: settings.retryStateTopic, partitions: 1, replicationFactor: settings.replicationFactor,
+                                          config: [("cleanup.policy", "compact")])
+        if case .missing(let refusal) = KafkaTopicAdmin.create(topic, properties: properties, logger: logger) {
+            logger.warning("topic \(settings.retryStateTopic) does not exist and was not created\(refusal.map { ": \($0)" } ?? ""); retry schedules are not kept across restarts")
+        }
+    }
+
+    /// What every client of the broker gets: the cluster's address and the auth Secret's settings.
+    static func clusterProperties(_ settings: KafkaBrokerSettings) -> KafkaProperties {
+        var properties = KafkaProperties([("bootstrap.servers", settings.bootstrapServers.joined(separator: ","))])
+        for (key, value) in settings.authProperties.sorted(by: { $0.key < $1.key }) { properties[key] = value }
+        return properties
     }
 
     func bind(triggers plans: [TriggerBinding], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue]) {
@@ -119,8 +173,7 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     private func makeQueue(_ plan: TriggerBinding, loop: EventLoop) -> KafkaTriggerQueue? {
         let key = plan.key
         let group = settings.consumerGroup(for: String(key.split(separator: "/").last ?? ""))
-        var properties = KafkaClientSettings.tuning(settings.consumerTuning).properties
-        properties["bootstrap.servers"] = settings.bootstrapServers.joined(separator: ",")
+        var properties = KafkaClientSettings.tuning(settings.consumerTuning).properties.merging(KafkaBrokerBackend.clusterProperties(settings))
         properties["group.id"] = group
         properties["auto.offset.reset"] = "latest"
         properties["client.id"] = "sluice-\(group)"
@@ -164,7 +217,7 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     }
 
     var readinessProblem: String? {
-        guard producers.allSatisfy({ !$0.isReachable }) else { return nil }
+        guard producers.allSatisfy({ !$0.isReachable }) else { return topicProblem.withLock { $0 } }
         let reason = producers.compactMap(\.lastReportedError).first.map { ": \($0)" } ?? ""
         return "Broker \(broker.meta.namespace)/\(broker.meta.name): Kafka at \(settings.bootstrapServers.joined(separator: ",")) is unreachable\(reason)"
     }
@@ -172,6 +225,7 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     /// Leaves every trigger's group and flushes the producers, waiting a few seconds at most
     /// (shutdown and reloads call it).
     func close() {
+        closed.store(true, ordering: .relaxed)
         let queues = triggers.withLock { current in defer { current = [:] }; return Array(current.values) }
         let finished = DispatchGroup()
         for queue in queues {

@@ -193,4 +193,65 @@ struct KafkaManifestTests {
         #expect(properties == ["security.protocol": "sasl_ssl", "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "u",
                                "sasl.password": "p", "ssl.ca.pem": "CA"])
     }
+
+    @Test("a Kafka-class broker's and a KafkaChannel's ConfigMaps name their auth Secret; a KafkaChannel sets its retention")
+    func brokerAuthAndRetention() throws {
+        let secret = """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: kafka-auth, namespace: knative-eventing}
+            stringData: {protocol: SASL_PLAINTEXT, sasl.mechanism: PLAIN, user: u, password: p}
+            """
+        let set = try load("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kafka-broker-config, namespace: knative-eventing}
+            data: {bootstrap.servers: "k:9092", auth.secret.ref.name: kafka-auth}
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kafka-channel-config, namespace: knative-eventing}
+            data: {bootstrap.servers: "k:9092", auth.secret.ref.name: kafka-auth, auth.secret.ref.namespace: knative-eventing}
+            ---
+            \(secret)
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata:
+              name: b
+              namespace: shop
+              annotations: {eventing.knative.dev/broker.class: Kafka}
+            ---
+            apiVersion: messaging.knative.dev/v1beta1
+            kind: KafkaChannel
+            metadata: {name: c, namespace: shop}
+            spec: {numPartitions: 3, retentionDuration: PT2H}
+            """)
+        let expected = ["security.protocol": "sasl_plaintext", "sasl.mechanisms": "PLAIN", "sasl.username": "u", "sasl.password": "p"]
+        #expect(set.broker(namespace: "shop", name: "b")?.kafka?.authProperties == expected)
+        let channel = try #require(set.channels.first?.kafka)
+        #expect(channel.authProperties == expected)
+        #expect(channel.retentionMilliseconds == 7_200_000 && channel.partitions == 3)
+        #expect(channel.retryStateTopic == "knative-messaging-kafka.shop.c.retry-state")
+
+        let missing = problems("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kafka-broker-config, namespace: knative-eventing}
+            data: {bootstrap.servers: "k:9092", auth.secret.ref.name: nowhere}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata:
+              name: b
+              annotations: {eventing.knative.dev/broker.class: Kafka}
+            ---
+            apiVersion: messaging.knative.dev/v1beta1
+            kind: KafkaChannel
+            metadata: {name: c}
+            spec: {retentionDuration: forever}
+            """)
+        #expect(missing.contains { $0.hasPrefix("k.yaml:1:") && $0.contains("Secret \"nowhere\" does not exist in namespace knative-eventing") }, "\(missing)")
+        #expect(missing.contains { $0.contains("retentionDuration must be a positive ISO-8601 duration") }, "\(missing)")
+    }
 }

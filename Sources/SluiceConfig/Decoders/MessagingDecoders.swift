@@ -17,12 +17,12 @@ extension ResourceDecoder {
         return ChannelManifest(meta: meta, kind: kind, delivery: delivery, kafka: kafka)
     }
 
-    /// `numPartitions` (1) and `replicationFactor` (1), as Knative's KafkaChannel defaults them.
     private static func kafkaChannel(_ spec: YAMLNode?, meta: ObjectMeta, context: String) -> KafkaBrokerSettings {
-        let template = kafkaTemplate(spec, location: meta.location, context: context)
-        return .kafkaChannel(namespace: meta.namespace, name: meta.name, partitions: template.partitions, replicationFactor: template.replicationFactor)
+        .kafkaChannel(namespace: meta.namespace, name: meta.name, template: kafkaTemplate(spec, location: meta.location, context: context))
     }
 
+    /// `numPartitions` (1), `replicationFactor` (1) and `retentionDuration` (PT168H), as
+    /// Knative's KafkaChannel defaults them.
     private static func kafkaTemplate(_ spec: YAMLNode?, location: SourceLocation, context: String) -> KafkaChannelTemplate {
         func count(_ key: String) -> Int {
             guard let value = spec?.int(key, context: context) else { return 1 }
@@ -31,7 +31,16 @@ extension ResourceDecoder {
             }
             return max(1, value)
         }
-        return KafkaChannelTemplate(partitions: count("numPartitions"), replicationFactor: count("replicationFactor"))
+        var template = KafkaChannelTemplate(partitions: count("numPartitions"), replicationFactor: count("replicationFactor"))
+        if let text = spec?.string("retentionDuration", context: context) {
+            if let duration = ISO8601Duration.parse(text), duration > .zero {
+                template.retentionMilliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+            } else {
+                spec?.diagnostics.error(spec?["retentionDuration"]?.location ?? location,
+                                        "\(context): retentionDuration must be a positive ISO-8601 duration such as PT168H, not \"\(text)\"")
+            }
+        }
+        return template
     }
 
     /// A flow's `channelTemplate`: nil for InMemoryChannel (or none), its numbers for KafkaChannel.
