@@ -114,43 +114,47 @@ struct KafkaBrokerTests {
         #expect(!subscriber.requests(to: "/typed").contains { $0.eventID?.hasPrefix("down") == true }, "type c does not match typed")
     }
 
-    @Test("two processes split the partitions; when one is killed the other delivers everything either accepted")
-    func twoProcesses() throws {
+    @Test("two and three processes split the partitions; when one is killed the others deliver everything any accepted",
+          arguments: [2, 3])
+    func severalProcesses(count: Int) throws {
         let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 4)])
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
         let config = try manifestDirectory(["all.yaml": manifests(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)])
-        let first = try SluiceProcess.serve(config: config, memory: true)
-        defer { first.stop() }
-        #expect(eventually(seconds: 30) { first.standardError.contains("partitions assigned") }, "\(first.standardError)")
-        let second = try SluiceProcess.serve(config: config, memory: true)
-        // The second joins: the group rebalances and each ends with two of the four partitions.
-        #expect(eventually(seconds: 30) {
-            second.standardError.contains("partitions assigned") && first.standardError.components(separatedBy: "partitions assigned").count > 2
-        }, "\(first.standardError)\n\(second.standardError)")
-        let senders = [EventSender(port: first.ingressPort), EventSender(port: second.ingressPort)]
+        var processes: [SluiceProcess] = []
+        defer { for process in processes { process.stop() } }
+        for _ in 0..<count {
+            let process = try SluiceProcess.serve(config: config, memory: true)
+            processes.append(process)
+            #expect(eventually(seconds: 30) { process.standardError.contains("partitions assigned") }, "\(process.standardError)")
+        }
+        // Each join rebalances the group; in the end every process holds some of the four partitions.
+        let holds = { (process: SluiceProcess) in
+            process.standardError.components(separatedBy: "\n").last { $0.contains("partitions assigned") }?.contains("knative-broker-demo-default/") == true
+        }
+        #expect(eventually(seconds: 30) { processes.allSatisfy(holds) }, "\(processes.map(\.standardError).joined(separator: "\n---\n"))")
+        let senders = processes.map { EventSender(port: $0.ingressPort) }
         var accepted: Set<String> = []
-        for index in 0..<100 where try senders[index % 2].send("/demo/default", id: "one-\(index)").status == 202 {
+        for index in 0..<100 where try senders[index % count].send("/demo/default", id: "one-\(index)").status == 202 {
             accepted.insert("one-\(index)")
         }
         #expect(accepted.count == 100)
         #expect(eventually(seconds: 20) { accepted.isSubset(of: Set(subscriber.requests(to: "/all").compactMap(\.eventID))) })
-        let split = [first, second].map { $0.standardError.contains("knative-broker-demo-default/") }
-        #expect(split == [true, true])
 
-        // Slow answers keep deliveries in flight when the second process is killed.
+        // Slow answers keep deliveries in flight when the last process is killed.
         subscriber.answer { _, _ in .after(seconds: 0.02, .status(200)) }
-        for index in 0..<100 where (try? senders[index % 2].send("/demo/default", id: "two-\(index)").status) == 202 {
+        let victim = processes[count - 1]
+        for index in 0..<100 where (try? senders[index % count].send("/demo/default", id: "two-\(index)").status) == 202 {
             accepted.insert("two-\(index)")
-            if index == 60 { second.signal(SIGKILL) }
+            if index == 60 { victim.signal(SIGKILL) }
         }
-        _ = second.waitForExit()
-        #expect(accepted.count >= 160, "the first process and the second until its death took events")
+        _ = victim.waitForExit()
+        #expect(accepted.count >= 160, "the survivors and the victim until its death took events")
         let delivered = { Set(subscriber.requests(to: "/all").compactMap(\.eventID)) }
         #expect(eventually(seconds: 40) { accepted.isSubset(of: delivered()) },
-                "lost \(accepted.subtracting(delivered()).sorted())\n\(first.standardError)")
+                "lost \(accepted.subtracting(delivered()).sorted())\n\(processes[0].standardError)")
         let ids = subscriber.requests(to: "/all").compactMap(\.eventID)
-        print("Kafka-class broker, two processes: \(accepted.count) accepted, \(ids.count) deliveries, \(ids.count - Set(ids).count) duplicates")
+        print("Kafka-class broker, \(count) processes: \(accepted.count) accepted, \(ids.count) deliveries, \(ids.count - Set(ids).count) duplicates")
     }
 
     @Test("a cluster that goes away: 503 with Retry-After and /readyz says why; 202 again once it is back")
