@@ -46,7 +46,11 @@ public struct KafkaBrokerFactory: BrokerBackendFactory {
 /// A Kafka-class broker's events: the ingress writes each one as a binary-mode record to the
 /// broker's topic (key `partitionkey`; idempotent, `acks=all`) and is answered once Kafka
 /// acknowledged it; each trigger reads the topic in its own consumer group
-/// (`KafkaTriggerQueue`). Nothing is kept on local disk. One producer per loop.
+/// (`KafkaTriggerQueue`). Nothing is kept on local disk.
+///
+/// One producer serves every loop's ingress: its batches are fuller than those of a producer
+/// per loop, and its broker threads fewer. On the mock cluster that doubled the rate and halved
+/// the CPU per event (`benchmarks/kafka-broker.sh`).
 final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `triggers` is used under its lock
     let broker: BrokerManifest
     let settings: KafkaBrokerSettings
@@ -54,8 +58,7 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     private let window: Int
     private let logger: Logger
     private let metricsFactory: any MetricsFactory
-    private let producers: [KafkaProducer]
-    private let nextProducer = Atomic<Int>(0)
+    private let producer: KafkaProducer
     private let triggers = Locked<[String: KafkaTriggerQueue]>([:])
     private let retryState: KafkaRetryState?
     /// Why the broker's topic is not there, for `/readyz` (nil: it is, or not known yet).
@@ -70,24 +73,17 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
         self.loops = loops
         self.window = window
         self.logger = logger
-        var producers: [KafkaProducer] = []
         let tuning = KafkaClientSettings.tuning(settings.producerTuning)
         if !tuning.ignored.isEmpty { logger.warning("config-kafka-broker-data-plane: producer properties left out: \(tuning.ignored.joined(separator: ", "))") }
         let cluster = KafkaBrokerBackend.clusterProperties(settings)
-        for loop in loops {
-            var properties = tuning.properties.merging(cluster)
-            properties["client.id"] = "sluice-broker-\(broker.meta.namespace)-\(broker.meta.name)-\(loop.index)"
-            do {
-                producers.append(try KafkaProducer(properties: properties, loop: loop, logger: logger))
-            } catch {
-                for producer in producers { producer.close(timeout: .zero) }
-                throw error
-            }
-        }
-        self.producers = producers
+        var properties = tuning.properties.merging(cluster)
+        properties["client.id"] = "sluice-broker-\(broker.meta.namespace)-\(broker.meta.name)"
+        // Brokers spread over the loops, where their delivery reports are served.
+        let home = loops[Int("\(broker.meta.namespace)/\(broker.meta.name)".utf8.reduce(UInt32(0)) { $0 &* 31 &+ UInt32($1) }) % loops.count]
+        producer = try KafkaProducer(properties: properties, loop: home, logger: logger)
         do {
             retryState = try KafkaRetryState(topic: settings.retryStateTopic, properties: cluster,
-                                             producer: producers[0], loop: loops[0], logger: logger)
+                                             producer: producer, loop: home, logger: logger)
         } catch {
             logger.error("Broker \(broker.meta.namespace)/\(broker.meta.name): cannot read its retry schedules; a restart begins retries again: \(error)")
             retryState = nil
@@ -197,7 +193,6 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     /// Writes `events` to the topic; `completion` once Kafka acknowledged all of them, or the
     /// first failure.
     func produce(_ events: [CloudEvent], completion: @escaping @Sendable (KafkaError?) -> Void) {
-        let producer = producers[nextProducer.add(1, ordering: .relaxed).oldValue % producers.count]
         let tally = Tally(remaining: events.count)
         for event in events {
             let record = KafkaEventEncoder.encode(event, mode: .binary)
@@ -217,12 +212,12 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     }
 
     var readinessProblem: String? {
-        guard producers.allSatisfy({ !$0.isReachable }) else { return topicProblem.withLock { $0 } }
-        let reason = producers.compactMap(\.lastReportedError).first.map { ": \($0)" } ?? ""
+        guard !producer.isReachable else { return topicProblem.withLock { $0 } }
+        let reason = producer.lastReportedError.map { ": \($0)" } ?? ""
         return "Broker \(broker.meta.namespace)/\(broker.meta.name): Kafka at \(settings.bootstrapServers.joined(separator: ",")) is unreachable\(reason)"
     }
 
-    /// Leaves every trigger's group and flushes the producers, waiting a few seconds at most
+    /// Leaves every trigger's group and flushes the producer, waiting a few seconds at most
     /// (shutdown and reloads call it).
     func close() {
         closed.store(true, ordering: .relaxed)
@@ -233,10 +228,8 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
             queue.stop { finished.leave() }
         }
         retryState?.close()
-        for producer in producers {
-            finished.enter()
-            producer.close(timeout: .seconds(5)) { finished.leave() }
-        }
+        finished.enter()
+        producer.close(timeout: .seconds(5)) { finished.leave() }
         _ = finished.wait(timeout: .now() + .seconds(10))
     }
 }
