@@ -26,6 +26,17 @@ public struct BrokerClasses: Sendable {
     public func factory(for broker: BrokerManifest) -> any BrokerBackendFactory {
         broker.brokerClass.flatMap { factories[$0] } ?? defaultFactory
     }
+
+    /// What a backend was opened for: the class that serves the broker and its Kafka settings.
+    /// A reload that changes it reopens the backend.
+    struct Opening: Equatable {
+        let servingClass: String?
+        let kafka: KafkaBrokerSettings?
+    }
+
+    func opening(for broker: BrokerManifest) -> Opening {
+        Opening(servingClass: broker.brokerClass.flatMap { factories[$0] == nil ? nil : $0 }, kafka: broker.kafka)
+    }
 }
 
 /// The native class: events in memory or in the disk log, as `--storage` says.

@@ -12,7 +12,7 @@ final class BrokerReconciler {
     let brokerClasses: BrokerClasses
     private let logger: Logger
     private let shards: Int
-    private var backends: [String: any BrokerBackend] = [:]
+    private var backends: [String: (backend: any BrokerBackend, opening: BrokerClasses.Opening)] = [:]
     private var metrics: [String: BrokerMetrics] = [:]
 
     init(options: DataPlaneOptions, brokerClasses: BrokerClasses, shards: Int, logger: Logger) {
@@ -33,7 +33,8 @@ final class BrokerReconciler {
     /// Opens the backends of hubs that have none yet; the first failure stops it.
     func open(_ manifests: ManifestSet) throws(StorageError) {
         for hub in Hub.all(in: manifests) where backends[hub.key] == nil {
-            backends[hub.key] = try brokerClasses.factory(for: hub.manifest).open(hub.manifest, storagePath: hub.storagePath)
+            let backend = try brokerClasses.factory(for: hub.manifest).open(hub.manifest, storagePath: hub.storagePath)
+            backends[hub.key] = (backend, brokerClasses.opening(for: hub.manifest))
         }
     }
 
@@ -52,8 +53,16 @@ final class BrokerReconciler {
             let key = hub.key
             let broker = hub.manifest
             let backend: any BrokerBackend
+            let opening = brokerClasses.opening(for: broker)
+            if let existing = backends[key], existing.opening != opening {
+                // Its class or Kafka settings changed: the old backend goes (a local store
+                // releases its files first), the new one opens below.
+                logger.info("\(hub.kind) \(broker.key): its class or Kafka settings changed; reopening its store")
+                existing.backend.close()
+                backends[key] = nil
+            }
             if let existing = backends[key] {
-                backend = existing
+                backend = existing.backend
             } else {
                 do throws(StorageError) {
                     backend = try brokerClasses.factory(for: broker).open(broker, storagePath: hub.storagePath)
@@ -61,7 +70,7 @@ final class BrokerReconciler {
                     logger.error("\(hub.kind) \(broker.key) has no store and is not served: \(error)")
                     continue
                 }
-                backends[key] = backend
+                backends[key] = (backend, opening)
             }
             let brokerMetrics = metrics[key] ?? BrokerMetrics(kind: hub.kind, namespace: broker.meta.namespace, name: broker.meta.name,
                                                               durable: backend.storageMetrics != nil, factory: options.metricsFactory,
@@ -74,8 +83,8 @@ final class BrokerReconciler {
             built.runtimes[key] = BrokerRuntime(kind: hub.kind, namespace: broker.meta.namespace, name: broker.meta.name, backend: backend,
                                                 intake: intake, metrics: brokerMetrics)
         }
-        for (key, backend) in backends where built.runtimes[key] == nil {
-            backend.close()
+        for (key, gone) in backends where built.runtimes[key] == nil {
+            gone.backend.close()
             backends[key] = nil
         }
         for (key, gone) in metrics where built.runtimes[key] == nil {
@@ -87,7 +96,7 @@ final class BrokerReconciler {
 
     /// Writes what the backends hold pending and closes them (shutdown).
     func close() {
-        for backend in backends.values { backend.close() }
+        for opened in backends.values { opened.backend.close() }
     }
 }
 

@@ -180,6 +180,29 @@ struct KafkaBrokerTests {
         #expect(eventually(seconds: 10) { (try? get(port: sluice.ingressPort, path: "/readyz"))?.0 == 200 })
     }
 
+    @Test("a reload that makes a broker Kafka-class moves its events to the topic")
+    func reloadChangesClass() throws {
+        let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 1)])
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let kafka = manifests(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)
+        let local = kafka.replacingOccurrences(of: "broker.class: Kafka", with: "broker.class: MTChannelBasedBroker")
+        let config = try manifestDirectory(["all.yaml": local])
+        let sluice = try SluiceProcess.serve(config: config, memory: true)
+        defer { sluice.stop() }
+        let sender = EventSender(port: sluice.ingressPort)
+        #expect(try sender.send("/demo/default", id: "local").status == 202)
+        #expect(eventually(seconds: 10) { subscriber.requests(to: "/all").contains { $0.eventID == "local" } })
+
+        try kafka.write(toFile: config + "/all.yaml", atomically: true, encoding: .utf8)
+        sluice.signal(SIGHUP)
+        #expect(waitForAssignment(sluice, triggers: ["demo/all"]), "\(sluice.standardError)")
+        #expect(sluice.standardError.contains("its class or Kafka settings changed"))
+        #expect(try sender.send("/demo/default", id: "kafka").status == 202)
+        #expect(eventually(seconds: 10) { subscriber.requests(to: "/all").contains { $0.eventID == "kafka" } }, "\(sluice.standardError)")
+        #expect(try cluster.consume(topic: "knative-broker-demo-default").count == 1, "the event went through the topic")
+    }
+
     @Test("an ordered trigger delivers a partition's events one at a time in offset order, retries and a restart included")
     func orderedTrigger() throws {
         let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 1)])
