@@ -17,7 +17,10 @@ import Synchronization
 /// any Sluice process of the group can take it over.
 ///
 /// Ordered (`kafka.eventing.knative.dev/delivery.order: ordered`): a partition has one event
-/// out at a time, retries included; the rest of the partition's matched records wait here.
+/// out at a time, retries included; the rest of the partition's matched records wait here. A
+/// partition whose event out is stuck in retries (a quarter of the window waiting behind it,
+/// nothing finished for a second) is paused, and what waits in it stops counting toward the
+/// window, so the trigger's other partitions keep flowing; it resumes once it has drained.
 /// Unordered: every matched record goes straight to the ring.
 ///
 /// Retry schedules live in the broker's retry-state topic (`KafkaRetryState`): each scheduled
@@ -40,6 +43,10 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         var out = false
         /// Matched records that arrived before the retry schedules were read.
         var parked: [StoredEvent] = []
+        /// Ordered mode: paused while its event out is stuck in retries.
+        var paused = false
+        /// When an event of the partition last finished (monotonic nanoseconds).
+        var lastProgress = Monotonic.now()
 
         init(_ id: KafkaPartition) {
             self.id = id
@@ -78,6 +85,13 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     private var slotByKey: [PartitionKey: Int32] = [:]
     private var taking = true
     private var stopped = false
+    /// Events waiting in paused partitions: they do not count toward the window.
+    private var exempt = 0
+    /// Events counted toward the window (`capacity`).
+    private var counted: Int { held.load(ordering: .relaxed) - exempt }
+    /// Ordered mode: how many events waiting behind a stuck one pause its partition.
+    private var pauseAt: Int { max(1, capacity / 4) }
+    private static let stuckAfter: UInt64 = 1_000_000_000
     /// Partitions assigned whose retry schedules are not read yet, with the assignment's number.
     private var awaitingSchedules: [Int32: Int] = [:]
     private var assignments = 0
@@ -191,7 +205,7 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         } else {
             admit(stored, from: partition)
         }
-        if held.load(ordering: .relaxed) >= capacity { taking = false }
+        if counted >= capacity { taking = false }
     }
 
     /// Gives a matched event its recorded retry schedule, if it has one, and lets it out (in
@@ -205,6 +219,14 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         }
         if ordered && partition.out {
             partition.waiting.append(event)
+            if partition.paused {
+                exempt += 1  // fetched before the pause
+            } else if partition.waiting.count >= pauseAt && Monotonic.now() &- partition.lastProgress > KafkaTriggerQueue.stuckAfter {
+                partition.paused = true
+                exempt += partition.waiting.count
+                consumer.pause(partition.id)
+                logger.info("partition paused while its first event is retried", metadata: ["trigger": "\(key)", "partition": "\(partition.id)"])
+            }
         } else {
             partition.out = true
             hand(event)
@@ -257,6 +279,10 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
             partition.revoked = true
             // What waits is dropped: its offsets were not stored, so the next owner delivers it.
             held.subtract(partition.waiting.count + partition.parked.count, ordering: .relaxed)
+            if partition.paused {
+                exempt -= partition.waiting.count
+                consumer.resume(partition.id)
+            }
             partition.waiting.removeAll()
             partition.parked.removeAll()
             slotByKey.removeValue(forKey: key)
@@ -279,7 +305,7 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
     private func drainFinished() {
         _ = drainScheduled.exchange(false, ordering: .acquiringAndReleasing)
         while let event = finished.dequeue() { finish(event) }
-        if !taking && !stopped && held.load(ordering: .relaxed) <= capacity / 2 {
+        if !taking && !stopped && counted <= capacity / 2 {
             taking = true
             consumer.serveAgain()
         }
@@ -290,7 +316,19 @@ final class KafkaTriggerQueue: TriggerQueue, KafkaConsumer.Delegate, @unchecked 
         guard !partition.revoked, !stopped else { return }
         if !scheduled.isEmpty, scheduled.remove(event.position) != nil { retryState?.clear(scheduleKey(event, in: partition)) }
         if ordered && delivered {
-            if let next = partition.waiting.popFirst() { hand(next) } else { partition.out = false }
+            partition.lastProgress = Monotonic.now()
+            if let next = partition.waiting.popFirst() {
+                if partition.paused { exempt -= 1 }
+                hand(next)
+            } else {
+                partition.out = false
+            }
+            if partition.paused && partition.waiting.count <= pauseAt / 4 {
+                partition.paused = false
+                exempt -= partition.waiting.count
+                consumer.resume(partition.id)
+                logger.info("partition resumed", metadata: ["trigger": "\(key)", "partition": "\(partition.id)"])
+            }
         }
         if let next = partition.tracker.finished(Int64(bitPattern: event.position.offset)) {
             consumer.store(partition.id, nextOffset: next)

@@ -6,76 +6,14 @@ import Testing
 /// trigger's progress in its consumer group, not on local disk.
 @Suite("Kafka-class brokers", .serialized)
 struct KafkaBrokerTests {
-    private func manifests(bootstrap: String, subscriber: Subscriber, onlyAll: Bool = false, ordered: Bool = false) -> String {
-        let delivery = "  delivery: {retry: 1000, backoffPolicy: linear, backoffDelay: PT0.2S}\n"
-        return """
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: kafka-broker-config, namespace: knative-eventing}
-            data:
-              bootstrap.servers: "\(bootstrap)"
-              default.topic.partitions: "2"
-              default.topic.replication.factor: "1"
-            ---
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: config-kafka-broker-data-plane, namespace: knative-eventing}
-            data:
-              config-kafka-broker-consumer.properties: |
-                session.timeout.ms=6000
-                heartbeat.interval.ms=500
-              config-kafka-broker-producer.properties: |
-                message.timeout.ms=3000
-            ---
-            apiVersion: eventing.knative.dev/v1
-            kind: Broker
-            metadata:
-              name: default
-              namespace: demo
-              annotations: {eventing.knative.dev/broker.class: Kafka}
-            spec:
-              config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: knative-eventing}
-            ---
-            apiVersion: eventing.knative.dev/v1
-            kind: Trigger
-            metadata:
-              name: all
-              namespace: demo
-              annotations: {kafka.eventing.knative.dev/delivery.order: \(ordered ? "ordered" : "unordered")}
-            spec:
-              broker: default
-              subscriber: {uri: "\(subscriber.url("/all"))"}
-            \(delivery)\(onlyAll ? "" : """
-            ---
-            apiVersion: eventing.knative.dev/v1
-            kind: Trigger
-            metadata: {name: typed, namespace: demo}
-            spec:
-              broker: default
-              filter: {attributes: {type: b}}
-              subscriber: {uri: "\(subscriber.url("/typed"))"}
-            \(delivery)
-            """)
-            """
-    }
-
-    /// Waits until both triggers' consumers have their partitions: a new trigger starts at the
-    /// end of the topic, as in Knative, so events sent before that are not its.
-    private func waitForAssignment(_ sluice: SluiceProcess, triggers: [String] = ["demo/all", "demo/typed"]) -> Bool {
-        eventually(seconds: 30) {
-            triggers.allSatisfy { sluice.standardError.contains("trigger=\($0)") }
-                && sluice.standardError.components(separatedBy: "partitions assigned").count > triggers.count
-        }
-    }
-
     @Test("events go through the topic to every matching trigger, and survive a restart with an empty data directory")
     func deliversThroughKafka() throws {
         let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 2)])
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        let config = try manifestDirectory(["all.yaml": manifests(bootstrap: cluster.bootstrap, subscriber: subscriber)])
+        let config = try manifestDirectory(["all.yaml": KafkaManifests.kafkaBroker(bootstrap: cluster.bootstrap, subscriber: subscriber)])
         var sluice = try SluiceProcess.serve(config: config)
-        #expect(waitForAssignment(sluice), "\(sluice.standardError)")
+        #expect(KafkaManifests.waitForAssignment(sluice), "\(sluice.standardError)")
         let sender = EventSender(port: sluice.ingressPort)
         for index in 0..<10 {
             #expect(try sender.send("/demo/default", id: "e\(index)", type: index % 2 == 0 ? "a" : "b").status == 202)
@@ -120,7 +58,7 @@ struct KafkaBrokerTests {
         let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 4)])
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        let config = try manifestDirectory(["all.yaml": manifests(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)])
+        let config = try manifestDirectory(["all.yaml": KafkaManifests.kafkaBroker(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)])
         var processes: [SluiceProcess] = []
         defer { for process in processes { process.stop() } }
         for _ in 0..<count {
@@ -162,7 +100,7 @@ struct KafkaBrokerTests {
         let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 1)])
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        let config = try manifestDirectory(["all.yaml": manifests(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)])
+        let config = try manifestDirectory(["all.yaml": KafkaManifests.kafkaBroker(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)])
         let sluice = try SluiceProcess.serve(config: config, memory: true)
         defer { sluice.stop() }
         let sender = EventSender(port: sluice.ingressPort)
@@ -185,7 +123,7 @@ struct KafkaBrokerTests {
         let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 1)])
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        let kafka = manifests(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)
+        let kafka = KafkaManifests.kafkaBroker(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true)
         let local = kafka.replacingOccurrences(of: "broker.class: Kafka", with: "broker.class: MTChannelBasedBroker")
         let config = try manifestDirectory(["all.yaml": local])
         let sluice = try SluiceProcess.serve(config: config, memory: true)
@@ -196,59 +134,12 @@ struct KafkaBrokerTests {
 
         try kafka.write(toFile: config + "/all.yaml", atomically: true, encoding: .utf8)
         sluice.signal(SIGHUP)
-        #expect(waitForAssignment(sluice, triggers: ["demo/all"]), "\(sluice.standardError)")
+        #expect(KafkaManifests.waitForAssignment(sluice, triggers: ["demo/all"]), "\(sluice.standardError)")
         #expect(sluice.standardError.contains("its class or Kafka settings changed"))
         #expect(try sender.send("/demo/default", id: "kafka").status == 202)
         #expect(eventually(seconds: 10) { subscriber.requests(to: "/all").contains { $0.eventID == "kafka" } }, "\(sluice.standardError)")
         #expect(try cluster.consume(topic: "knative-broker-demo-default").count == 1, "the event went through the topic")
     }
-
-    @Test("an ordered trigger delivers a partition's events one at a time in offset order, retries and a restart included")
-    func orderedTrigger() throws {
-        let cluster = try KafkaCluster(topics: [("knative-broker-demo-default", 1)])
-        let subscriber = try Subscriber()
-        defer { subscriber.stop() }
-        // Every event fails its first attempt: an unordered trigger would let later ones pass it.
-        let tried = FirstAttempts()
-        subscriber.answer { request, _ in tried.isFirst(request.eventID ?? "") ? .status(503) : .status(200) }
-        let config = try manifestDirectory(["all.yaml": manifests(bootstrap: cluster.bootstrap, subscriber: subscriber, onlyAll: true, ordered: true)])
-        let data = temporaryDirectory("kafka-ordered")
-        defer { try? FileManager.default.removeItem(atPath: data) }
-        var sluice = try SluiceProcess.serve(config: config, dataDirectory: data)
-        #expect(waitForAssignment(sluice, triggers: ["demo/all"]), "\(sluice.standardError)")
-        let sender = EventSender(port: sluice.ingressPort)
-        for index in 0..<12 {
-            #expect(try sender.send("/demo/default", id: "o\(index)").status == 202)
-        }
-        let succeeded = { tried.succeeded }
-        #expect(eventually(seconds: 30) { succeeded().count >= 6 })
-        sluice.signal(SIGKILL)
-        _ = sluice.waitForExit()
-        sluice = try SluiceProcess.serve(config: config, dataDirectory: data)
-        defer { sluice.stop() }
-        #expect(eventually(seconds: 40) { Set(succeeded()).count == 12 }, "\(succeeded())\n\(sluice.standardError)")
-        // A delivery in flight at the kill may come again, right after itself; nothing else moves.
-        var order: [String] = []
-        for id in succeeded() where order.last != id { order.append(id) }
-        #expect(order == (0..<12).map { "o\($0)" }, "\(succeeded())")
-    }
-}
-
-/// Which event ids a subscriber saw before, and the order of the attempts it let succeed.
-private final class FirstAttempts: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen: Set<String> = []
-    private var passed: [String] = []
-
-    func isFirst(_ id: String) -> Bool {
-        lock.withLock {
-            if seen.insert(id).inserted { return true }
-            passed.append(id)
-            return false
-        }
-    }
-
-    var succeeded: [String] { lock.withLock { passed } }
 }
 
 /// KafkaChannels on the mock cluster: the channel's events in Knative's topic, each

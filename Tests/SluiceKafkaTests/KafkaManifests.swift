@@ -30,6 +30,71 @@ enum KafkaManifests {
         """
     }
 
+    /// A Kafka-class broker `demo/default` on the mock cluster, its trigger `all` (to `/all`,
+    /// ordered or not) and, unless `onlyAll`, `typed` (type `b`, to `/typed`); both retry for
+    /// long, 0.2 s apart.
+    static func kafkaBroker(bootstrap: String, subscriber: Subscriber, onlyAll: Bool = false, ordered: Bool = false) -> String {
+        let delivery = "  delivery: {retry: 1000, backoffPolicy: linear, backoffDelay: PT0.2S}\n"
+        return """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kafka-broker-config, namespace: knative-eventing}
+            data:
+              bootstrap.servers: "\(bootstrap)"
+              default.topic.partitions: "2"
+              default.topic.replication.factor: "1"
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: config-kafka-broker-data-plane, namespace: knative-eventing}
+            data:
+              config-kafka-broker-consumer.properties: |
+                session.timeout.ms=6000
+                heartbeat.interval.ms=500
+              config-kafka-broker-producer.properties: |
+                message.timeout.ms=3000
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata:
+              name: default
+              namespace: demo
+              annotations: {eventing.knative.dev/broker.class: Kafka}
+            spec:
+              config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: knative-eventing}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata:
+              name: all
+              namespace: demo
+              annotations: {kafka.eventing.knative.dev/delivery.order: \(ordered ? "ordered" : "unordered")}
+            spec:
+              broker: default
+              subscriber: {uri: "\(subscriber.url("/all"))"}
+            \(delivery)\(onlyAll ? "" : """
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: typed, namespace: demo}
+            spec:
+              broker: default
+              filter: {attributes: {type: b}}
+              subscriber: {uri: "\(subscriber.url("/typed"))"}
+            \(delivery)
+            """)
+            """
+    }
+
+    /// Waits until both triggers' consumers have their partitions: a new trigger starts at the
+    /// end of the topic, as in Knative, so events sent before that are not its.
+    static func waitForAssignment(_ sluice: SluiceProcess, triggers: [String] = ["demo/all", "demo/typed"]) -> Bool {
+        eventually(seconds: 30) {
+            triggers.allSatisfy { sluice.standardError.contains("trigger=\($0)") }
+                && sluice.standardError.components(separatedBy: "partitions assigned").count > triggers.count
+        }
+    }
+
     static func sink(bootstrap: String, topic: String, name: String = "out", mode: String = "binary") -> String {
         """
         apiVersion: eventing.knative.dev/v1alpha1
