@@ -11,6 +11,8 @@
 //   SluiceKafka  the thin librdkafka layer: producers and consumers served on the event loops
 //   SluiceCloudEventsAMQP  the CloudEvents AMQP binding, and Knative's RabbitMQ convention (no I/O)
 //   CRabbitMQ   librabbitmq from Debian (system library) with a shim for its variadic login
+//   COpenSSL    OpenSSL from Debian (system library) with shims for the calls it spells as macros
+//   SluiceTLS   TLS on OpenSSL behind the HTTP engine's transport seam: contexts, connections
 //   SluiceRabbitMQ  the thin librabbitmq layer: one connection per owning thread
 //   SluiceConfig  Knative manifests (Yams) into a checked model, problems as file:line
 //   SluiceFilter  trigger filters compiled once, the trigger index, CESQL
@@ -98,6 +100,8 @@ let package = Package(
         ),
         .target(name: "SluiceCloudEventsAMQP", dependencies: ["SluiceCloudEvents"], swiftSettings: fast),
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "SluiceTLS", dependencies: ["COpenSSL", "SluiceIO"], swiftSettings: fast),
         .target(name: "SluiceRabbitMQ", dependencies: ["CRabbitMQ"], swiftSettings: fast),
         .target(
             name: "SluiceConfig",
@@ -183,7 +187,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker", "SluiceObservability", "SluiceKafkaBridge",
-                "SluiceRabbitMQBridge", "SluiceSources",
+                "SluiceRabbitMQBridge", "SluiceSources", "SluiceTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

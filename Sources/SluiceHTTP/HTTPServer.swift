@@ -27,6 +27,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// Wraps each accepted socket in the transport its connection reads and writes through
     /// (plain TCP by default; a TLS listener wraps it in TLS).
     public var makeTransport: @Sendable (_ socket: Int32) -> any StreamTransport = { SocketTransport(descriptor: $0) }
+    /// How long a new connection has to make its first request (a TLS listener: to finish
+    /// its handshake too, which no request byte shows); nil: `idleTimeout`.
+    public var firstRequestTimeout: Duration?
 
     public init() {}
 }

@@ -70,7 +70,7 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
     }
 
     func start() {
-        setDeadline(loop.now &+ idleTimeout)
+        setDeadline(loop.now &+ (configuration.firstRequestTimeout?.nanoseconds ?? idleTimeout))
     }
 
     var isIdle: Bool { phase == .reading && framer.phase == .idle && input.isEmpty && output.isEmpty }
@@ -117,6 +117,12 @@ final class HTTPServerConnection: EventHandler, @unchecked Sendable {
         }
         process()
         flush()
+        if transport.hasBufferedInput && phase != .closed && interest.contains(.readable) {
+            // TLS holds plaintext the socket will not announce: read it after other work.
+            loop.execute { [self] in
+                if phase != .closed && interest.contains(.readable) { onReadable() }
+            }
+        }
     }
 
     /// Makes room for the next read. While a handler holds the current request the buffer is

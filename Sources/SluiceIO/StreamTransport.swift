@@ -17,6 +17,13 @@ public protocol StreamTransport: AnyObject {
     func shutdownWrite()
     /// Releases the socket. The connection deregisters it from its loop first.
     func close()
+    /// True while the transport holds input it already took from the socket (TLS plaintext
+    /// decrypted ahead of the reader), which no readiness event will announce.
+    var hasBufferedInput: Bool { get }
+}
+
+extension StreamTransport {
+    public var hasBufferedInput: Bool { false }
 }
 
 /// A plain TCP socket, with the engine's syscall wrappers (MSG_NOSIGNAL sends).

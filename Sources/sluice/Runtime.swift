@@ -11,6 +11,7 @@ import SluiceObservability
 import SluiceRabbitMQBridge
 import SluiceSources
 import SluiceStorage
+import SluiceTLS
 import Synchronization
 
 /// The running process: event loops, the data plane built from the manifests, the ingress
@@ -23,12 +24,16 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
     let client: HTTPClient
     let controller: DataPlaneController
     let ingress: HTTPServer
+    /// The TLS ingress (`--tls-port`) and the certificate it serves.
+    let tlsIngress: HTTPServer?
+    private let certificate: ServedCertificate?
     let metrics: HTTPServer
     let exporter = PrometheusExporter()
     private let readiness = ReadinessProbe()
     private let done = DispatchSemaphore(value: 0)
     private let signalQueue = DispatchQueue(label: "sluice.signals")
     private var signalSources: [any DispatchSourceSignal] = []
+    private var certificateWatch: (any DispatchSourceTimer)?
 
     init(options serve: Serve, logger: Logger) throws {
         self.logger = logger
@@ -89,16 +94,40 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         ingressConfiguration.maxBodyBytes = serve.maxBodyBytes
         let readiness = self.readiness
         let controller = self.controller
-        var router = Router()
-        router.get("/healthz") { _, responder in responder.respond(Probes.alive) }
-        router.get("/readyz") { _, responder in
+        var probes = Router()
+        probes.get("/healthz") { _, responder in responder.respond(Probes.alive) }
+        probes.get("/readyz") { _, responder in
             guard readiness.isReady else { return responder.respond(Probes.notReady) }
             let problems = controller.readinessProblems
             responder.respond(problems.isEmpty ? Probes.ready : Probes.notReady(problems))
         }
+        var router = probes
         kafka.install(on: &router)
         ingressHandler.install(on: &router)
-        ingress = HTTPServer(configuration: ingressConfiguration, router: router, group: group)
+        // A port that takes no events in this transport-encryption mode answers 404, as Knative's.
+        let encryption = serve.transportEncryption ?? (serve.tlsPort == nil ? .disabled : .permissive)
+        probes.fallback = { _, responder in
+            responder.respond(status: .notFound, text: "this port takes no events: transport encryption is \(encryption.rawValue)\n")
+        }
+        ingress = HTTPServer(configuration: ingressConfiguration, router: encryption.plainPortTakesEvents ? router : probes, group: group)
+        if let port = serve.tlsPort, let certificatePath = serve.tlsCert, let keyPath = serve.tlsKey {
+            let served: ServedCertificate
+            do {
+                served = try ServedCertificate(certificatePath: certificatePath, keyPath: keyPath, minimumVersion: serve.tlsMinVersion, logger: logger)
+            } catch {
+                group.shutdown()
+                throw ExitError(message: "cannot serve TLS: \(error)")
+            }
+            var tlsConfiguration = ingressConfiguration
+            tlsConfiguration.port = port
+            tlsConfiguration.firstRequestTimeout = .seconds(serve.tlsHandshakeTimeout)
+            tlsConfiguration.makeTransport = { socket in TLSTransport(accepted: socket, context: served.context) }
+            certificate = served
+            tlsIngress = HTTPServer(configuration: tlsConfiguration, router: encryption.tlsPortTakesEvents ? router : probes, group: group)
+        } else {
+            certificate = nil
+            tlsIngress = nil
+        }
 
         var metricsConfiguration = HTTPServerConfiguration()
         metricsConfiguration.host = serve.host
@@ -112,6 +141,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
     func start() throws {
         do {
             try ingress.start()
+            try tlsIngress?.start()
             try metrics.start()
         } catch {
             group.shutdown()
@@ -120,6 +150,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         readiness.markReady()
         logger.info("listening", metadata: [
             "ingress": "\(ingress.localAddress.map(\.description) ?? "?")",
+            "tls": "\(tlsIngress?.localAddress.map(\.description) ?? "off")",
             "metrics": "\(metrics.localAddress.map(\.description) ?? "?")",
             "loops": "\(group.loops.count)",
             "brokers": "\(controller.current.brokers.count)", "channels": "\(controller.current.channels.count)",
@@ -156,10 +187,21 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         }
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signalQueue)
-        hangup.setEventHandler { [self] in self.reload() }
+        hangup.setEventHandler { [self] in
+            self.reload()
+            certificate?.reload(force: true)
+        }
         hangup.resume()
         sources.append(hangup)
         signalSources = sources
+        if let certificate {
+            // A Secret volume swaps the files without a signal: look at them every few seconds.
+            let watch = DispatchSource.makeTimerSource(queue: signalQueue)
+            watch.schedule(deadline: .now() + .seconds(2), repeating: .seconds(2))
+            watch.setEventHandler { certificate.reload(force: false) }
+            watch.resume()
+            certificateWatch = watch
+        }
     }
 
     /// SIGHUP: read the manifests again and switch to them. A bad configuration is logged and
@@ -187,7 +229,16 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
     private func terminate(signal: Int32) {
         guard readiness.markNotReady() else { return }
         logger.info("signal \(signal): draining connections")
-        ingress.shutdown(grace: .seconds(10))
+        certificateWatch?.cancel()
+        if let tlsIngress {
+            // Both listeners drain at once.
+            let drained = DispatchGroup()
+            DispatchQueue.global().async(group: drained) { tlsIngress.shutdown(grace: .seconds(10)) }
+            ingress.shutdown(grace: .seconds(10))
+            drained.wait()
+        } else {
+            ingress.shutdown(grace: .seconds(10))
+        }
         if case .memory = options.storage {
             // Memory keeps nothing across restarts: give queued deliveries a moment to finish.
             let deadline = Monotonic.now() + 10_000_000_000

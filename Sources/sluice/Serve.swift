@@ -5,6 +5,7 @@ import Logging
 import SluiceHTTP
 import SluiceIO
 import SluiceObservability
+import SluiceTLS
 import Synchronization
 
 enum StorageKind: String, ExpressibleByArgument, CaseIterable {
@@ -58,6 +59,24 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Address to listen on.")
     var host: String = "0.0.0.0"
 
+    @Option(name: .long, help: "Port of the TLS ingress (HTTPS), with --tls-cert and --tls-key.")
+    var tlsPort: Int?
+
+    @Option(name: .long, help: "PEM certificate chain of the TLS ingress; read again on SIGHUP and when it changes.")
+    var tlsCert: String?
+
+    @Option(name: .long, help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .long, help: "Oldest TLS version the TLS ingress accepts: 1.3 or 1.2.")
+    var tlsMinVersion: TLSVersion = .v1_3
+
+    @Option(name: .long, help: "Seconds a new TLS connection has to finish its handshake and send a request.")
+    var tlsHandshakeTimeout: Int = 10
+
+    @Option(name: .long, help: "Which ports take events (Knative's transport-encryption): disabled (plain only), permissive (both), strict (TLS only). Default: permissive with --tls-port, else disabled.")
+    var transportEncryption: TransportEncryption?
+
     @Option(name: .long, help: "Event-loop threads (default: one per core).")
     var loops: Int?
 
@@ -83,6 +102,15 @@ struct Serve: ParsableCommand {
             throw ValidationError("--segment-bytes must be between 64 KiB and 1 GiB")
         }
         if dataDir.isEmpty { throw ValidationError("--data-dir must not be empty") }
+        if let tlsPort {
+            if !(0...65535).contains(tlsPort) { throw ValidationError("--tls-port must be between 0 and 65535, not \(tlsPort)") }
+            if tlsCert == nil || tlsKey == nil { throw ValidationError("--tls-port needs --tls-cert and --tls-key") }
+        } else if tlsCert != nil || tlsKey != nil {
+            throw ValidationError("--tls-cert and --tls-key need --tls-port")
+        } else if transportEncryption == .strict || transportEncryption == .permissive {
+            throw ValidationError("--transport-encryption \(transportEncryption?.rawValue ?? "") needs --tls-port, --tls-cert and --tls-key")
+        }
+        if !(1...300).contains(tlsHandshakeTimeout) { throw ValidationError("--tls-handshake-timeout must be between 1 and 300 seconds") }
         if !(1...10_000).contains(deliveryWindow) { throw ValidationError("--delivery-window must be between 1 and 10000") }
         if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be between 1 and 256") }
         if Logger.Level(rawValue: logLevel) == nil {

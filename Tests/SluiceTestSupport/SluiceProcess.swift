@@ -10,6 +10,8 @@ public final class SluiceProcess: @unchecked Sendable {
     private let errorText = Locked("")
     public private(set) var ingressPort = 0
     public private(set) var metricsPort = 0
+    /// The TLS ingress port (`--tls-port`), or 0.
+    public private(set) var tlsPort = 0
     /// A data directory this value made up and removes when it goes away.
     private var ownedDataDirectory: String?
 
@@ -85,6 +87,7 @@ public final class SluiceProcess: @unchecked Sendable {
                let metrics = port(after: "metrics=", in: text) ?? port(after: #""metrics":""#, in: text) {
                 ingressPort = ingress
                 metricsPort = metrics
+                tlsPort = port(after: "tls=", in: text) ?? port(after: #""tls":""#, in: text) ?? 0
                 return
             }
             if !process.isRunning { throw TestFailure("sluice exited with \(process.terminationStatus): \(text)") }

@@ -1,0 +1,120 @@
+import Glibc
+import SluiceIO
+internal import COpenSSL
+
+/// A connection's bytes through TLS, with OpenSSL reading and writing the non-blocking socket
+/// itself: the HTTP engine's `StreamTransport`, so the server and client connections are the
+/// same code over TCP and TLS. The handshake runs inside the first reads (a server) or writes
+/// (a client), on the connection's loop; "want read/write" is "would block".
+///
+/// OpenSSL may hold plaintext it has already decrypted (`hasBufferedInput`), which no socket
+/// readiness announces: the connection reads again while it does.
+public final class TLSTransport: StreamTransport {
+    public let descriptor: Int32
+    /// The session; nil when OpenSSL could not make one (out of memory): every call then
+    /// fails, so the connection closes rather than speak plain text.
+    private let session: OpaquePointer?
+    private var closed = false
+
+    /// The server side of a connection accepted on `descriptor`.
+    public init(accepted descriptor: Int32, context: TLSServerContext) {
+        self.descriptor = descriptor
+        session = SSL_new(context.context)
+        if let session {
+            SSL_set_fd(session, descriptor)
+            SSL_set_accept_state(session)
+        }
+    }
+
+    private var ssl: OpaquePointer {
+        get throws(IOError) {
+            guard let session, !closed else { throw IOError(errno: ENOMEM, call: "TLS session") }
+            return session
+        }
+    }
+
+    /// True once the handshake is done.
+    public var isEstablished: Bool { session.map { SSL_is_init_finished($0) == 1 } ?? false }
+
+    /// The protocol ALPN chose ("http/1.1"), or nil.
+    public var negotiatedProtocol: String? {
+        guard let session else { return nil }
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(session, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+
+    /// Whether the session was resumed rather than fully negotiated.
+    public var isResumed: Bool { session.map { SSL_session_reused($0) == 1 } ?? false }
+
+    public var hasBufferedInput: Bool { !closed && session.map { SSL_pending($0) > 0 } ?? false }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(IOError) -> IOResult<Int> {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return .done(0) }
+        let ssl = try ssl
+        ERR_clear_error()
+        let count = SSL_read(ssl, base, Int32(clamping: buffer.count))
+        if count > 0 { return .done(Int(count)) }
+        return try outcome(of: count, in: ssl, call: "TLS read")
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(IOError) -> IOResult<Int> {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return .done(0) }
+        let ssl = try ssl
+        ERR_clear_error()
+        let count = SSL_write(ssl, base, Int32(clamping: bytes.count))
+        if count > 0 { return .done(Int(count)) }
+        return try outcome(of: count, in: ssl, call: "TLS write")
+    }
+
+    /// TLS encrypts record by record, so the vectors are written one after another: what was
+    /// written before a "would block" counts.
+    public func write(vectors: UnsafeBufferPointer<iovec>) throws(IOError) -> IOResult<Int> {
+        var total = 0
+        for vector in vectors where vector.iov_len > 0 {
+            let result = try write(UnsafeRawBufferPointer(start: vector.iov_base, count: vector.iov_len))
+            guard case .done(let count) = result else { return total > 0 ? .done(total) : .wouldBlock }
+            total += count
+            if count < vector.iov_len { break }
+        }
+        return .done(total)
+    }
+
+    /// Sends close_notify (if the socket takes it now), then FIN.
+    public func shutdownWrite() {
+        if isEstablished, let session {
+            ERR_clear_error()
+            _ = SSL_shutdown(session)
+        }
+        Syscall.shutdownWrite(descriptor)
+    }
+
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        SSL_free(session)
+        ERR_clear_error()
+        Syscall.close(descriptor)
+    }
+
+    /// What a non-positive `SSL_read`/`SSL_write` result means: "would block" while OpenSSL
+    /// waits for the socket, end of stream at close_notify or EOF, an error otherwise.
+    private func outcome(of result: Int32, in ssl: OpaquePointer, call: String) throws(IOError) -> IOResult<Int> {
+        let saved = errno
+        switch SSL_get_error(ssl, result) {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            return .wouldBlock
+        case SSL_ERROR_ZERO_RETURN:
+            return .done(0)
+        case SSL_ERROR_SYSCALL:
+            // An EOF without close_notify ends the stream as TCP's would; else the socket failed.
+            let reasons = openSSLReasons()
+            if saved == 0 && reasons.isEmpty { return .done(0) }
+            throw IOError(errno: saved == 0 ? EPROTO : saved, call: reasons.isEmpty ? call : "\(call): \(reasons)")
+        default:
+            throw IOError(errno: EPROTO, call: "\(call): \(openSSLReasons())")
+        }
+    }
+}

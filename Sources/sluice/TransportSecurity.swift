@@ -1,0 +1,75 @@
+import ArgumentParser
+import Glibc
+import Logging
+import SluiceHTTP
+import SluiceIO
+import SluiceTLS
+
+/// Knative's `transport-encryption` feature flag: which of the two ports take events.
+enum TransportEncryption: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// Events over plain HTTP only; the TLS port, if there is one, answers 404.
+    case disabled
+    /// Both ports take events.
+    case permissive
+    /// Events over TLS only; the plain port answers 404 but for its probes.
+    case strict
+
+    var plainPortTakesEvents: Bool { self != .strict }
+    var tlsPortTakesEvents: Bool { self != .disabled }
+}
+
+extension TLSVersion: ExpressibleByArgument {}
+
+/// The certificate and key the TLS port serves, read again on SIGHUP and when the files change
+/// (a Kubernetes Secret volume swaps them in place). New connections take the new pair;
+/// open ones keep theirs. A pair that fails to load is logged and the previous one kept.
+final class ServedCertificate: Sendable {
+    private let current: Locked<(context: TLSServerContext, stamp: [FileStamp])>
+    private let minimumVersion: TLSVersion
+    private let logger: Logger
+
+    init(certificatePath: String, keyPath: String, minimumVersion: TLSVersion, logger: Logger) throws(TLSError) {
+        let stamp = [FileStamp(certificatePath), FileStamp(keyPath)]
+        let context = try TLSServerContext(certificatePath: certificatePath, keyPath: keyPath, minimumVersion: minimumVersion)
+        current = Locked((context, stamp))
+        self.minimumVersion = minimumVersion
+        self.logger = logger
+    }
+
+    var context: TLSServerContext { current.withLock { $0.context } }
+
+    /// Loads the pair again when its files changed, or always when `force` (SIGHUP).
+    func reload(force: Bool) {
+        let (old, stamp) = current.withLock { ($0.context, $0.stamp) }
+        let now = [FileStamp(old.certificatePath), FileStamp(old.keyPath)]
+        guard force || now != stamp else { return }
+        do {
+            let context = try TLSServerContext(certificatePath: old.certificatePath, keyPath: old.keyPath, minimumVersion: minimumVersion)
+            current.withLock { $0 = (context, now) }
+            logger.info("TLS certificate loaded", metadata: ["certificate": "\(old.certificatePath)"])
+        } catch {
+            // Remember the stamp: a half-written pair is tried again once it changes again.
+            current.withLock { $0.stamp = now }
+            logger.error("TLS certificate not reloaded; serving the previous one: \(error)")
+        }
+    }
+}
+
+/// What identifies a file's content for change detection without reading it.
+struct FileStamp: Equatable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+    let size: Int64
+    let modified: Int
+    let modifiedNanoseconds: Int
+
+    init(_ path: String) {
+        var info = stat()
+        if stat(path, &info) != 0 { info = stat() }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modified = info.st_mtim.tv_sec
+        modifiedNanoseconds = info.st_mtim.tv_nsec
+    }
+}
