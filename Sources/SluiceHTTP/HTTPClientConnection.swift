@@ -5,7 +5,7 @@ import SluiceIO
 /// Sendable only so loop callbacks can name it: every use happens on its loop.
 final class HTTPClientConnection: EventHandler, @unchecked Sendable {
     private enum Phase {
-        case resolving, connecting, idle, active, closed
+        case resolving, connecting, handshaking, idle, active, closed
     }
 
     /// How the body of the current response is framed.
@@ -87,7 +87,29 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
         }
     }
 
+    /// TCP is up: the transport's handshake (TLS) comes next, waiting for whichever readiness
+    /// it asks for.
     private func didConnect() {
+        phase = .handshaking
+        continueHandshake()
+    }
+
+    private func continueHandshake() {
+        guard let transport else { return close(failing: .connectionClosed) }
+        let status: HandshakeStatus
+        do {
+            status = try transport.handshake()
+        } catch {
+            return close(failing: .transport(error))
+        }
+        switch status {
+        case .wantsReadable: setInterest(.readable)
+        case .wantsWritable: setInterest(.writable)
+        case .done: didHandshake()
+        }
+    }
+
+    private func didHandshake() {
         phase = .active
         setInterest(.readable)
         guard phase == .active else { return }  // failed while changing interest
@@ -176,6 +198,8 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
                 return
             }
             didConnect()
+        case .handshaking:
+            continueHandshake()
         case .active:
             if event.isWritable && interest.contains(.writable) { flush() }
             if phase == .active && event.isReadable { onReadable() }
@@ -370,7 +394,7 @@ final class HTTPClientConnection: EventHandler, @unchecked Sendable {
             arm(next)
         case .expired:
             switch phase {
-            case .resolving, .connecting:
+            case .resolving, .connecting, .handshaking:
                 let timedOutRequest = task.map { $0.deadline <= Monotonic.now() } ?? false
                 close(failing: timedOutRequest ? .responseTimeout : .connectTimeout)
             case .active:

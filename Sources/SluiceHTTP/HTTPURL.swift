@@ -1,5 +1,5 @@
-/// An absolute `http://` URL split the way a client needs it: origin (host, port) and the
-/// request target. Parsed once (when a destination is configured), not per request.
+/// An absolute `http://` or `https://` URL split the way a client needs it: origin (host,
+/// port, TLS or not) and the request target. Parsed once (when a destination is configured), not per request.
 public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     /// The parts, in one shared object: requests copy URLs around, and one reference count
     /// is cheaper than one per string.
@@ -16,8 +16,9 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
             self.host = host
             self.port = port
             self.target = target
-            hostHeader = port == 80 ? host : "\(host):\(port)"
-            origin = Origin(host: host, port: port)
+            let secure = scheme == "https"
+            hostHeader = port == (secure ? 443 : 80) ? host : "\(host):\(port)"
+            origin = Origin(host: host, port: port, secure: secure)
         }
     }
 
@@ -42,12 +43,12 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         hasher.combine(target)
     }
 
-    /// Parses `http://host[:port][/path][?query]`; `#fragment` is dropped. Other schemes and
-    /// malformed authorities give nil.
+    /// Parses `http[s]://host[:port][/path][?query]`; `#fragment` is dropped. Other schemes
+    /// and malformed authorities give nil.
     public init?(_ text: String) {
         guard let colon = text.firstIndex(of: ":"), text[colon...].hasPrefix("://") else { return nil }
         let scheme = text[..<colon].lowercased()
-        guard scheme == "http" else { return nil }
+        guard scheme == "http" || scheme == "https" else { return nil }
         var rest = text[text.index(colon, offsetBy: 3)...]
         if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
@@ -55,7 +56,7 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         var target = String(rest[authorityEnd...])
         if target.isEmpty || target.hasPrefix("?") { target = "/" + target }
         if authority.contains("@") { return nil }  // credentials in URLs are not supported
-        var port = 80
+        var port = scheme == "https" ? 443 : 80
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { return nil }
             let afterBracket = authority[authority.index(after: close)...]
@@ -77,7 +78,7 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        port == 80 ? "\(scheme)://\(host)\(target)" : "\(scheme)://\(host):\(port)\(target)"
+        port == (origin.secure ? 443 : 80) ? "\(scheme)://\(host)\(target)" : "\(scheme)://\(host):\(port)\(target)"
     }
 
 }
@@ -86,11 +87,14 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
 public struct Origin: Sendable, Hashable, CustomStringConvertible {
     public let host: String
     public let port: Int
+    /// Reached over TLS (`https`).
+    public let secure: Bool
 
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, secure: Bool = false) {
         self.host = host
         self.port = port
+        self.secure = secure
     }
 
-    public var description: String { "\(host):\(port)" }
+    public var description: String { secure ? "https://\(host):\(port)" : "\(host):\(port)" }
 }

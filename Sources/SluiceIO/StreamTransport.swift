@@ -20,10 +20,21 @@ public protocol StreamTransport: AnyObject {
     /// True while the transport holds input it already took from the socket (TLS plaintext
     /// decrypted ahead of the reader), which no readiness event will announce.
     var hasBufferedInput: Bool { get }
+    /// Advances what must happen before application bytes flow (TLS's handshake, as a
+    /// client): done, or which readiness to wait for before calling again. TCP has nothing.
+    func handshake() throws(IOError) -> HandshakeStatus
+}
+
+/// Where a transport's handshake stands.
+public enum HandshakeStatus: Sendable, Equatable {
+    case done
+    case wantsReadable
+    case wantsWritable
 }
 
 extension StreamTransport {
     public var hasBufferedInput: Bool { false }
+    public func handshake() throws(IOError) -> HandshakeStatus { .done }
 }
 
 /// A plain TCP socket, with the engine's syscall wrappers (MSG_NOSIGNAL sends).

@@ -26,6 +26,30 @@ public final class TLSTransport: StreamTransport {
         }
     }
 
+    /// The client side of a connection made on `descriptor` to `serverName` (a host name,
+    /// sent as SNI and checked against the certificate, or an IP address, checked against
+    /// its IP entries).
+    public init(connected descriptor: Int32, context: TLSClientContext, serverName: String) {
+        self.descriptor = descriptor
+        session = SSL_new(context.context)
+        if let session {
+            SSL_set_fd(session, descriptor)
+            SSL_set_connect_state(session)
+            _ = sluice_ssl_offer_http11(session)
+            if TLSTransport.isIPAddress(serverName) {
+                _ = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(session), serverName)
+            } else {
+                _ = sluice_ssl_set_host_name(session, serverName)
+                _ = SSL_set1_host(session, serverName)
+            }
+        }
+    }
+
+    private static func isIPAddress(_ host: String) -> Bool {
+        var address = in6_addr()
+        return inet_pton(AF_INET, host, &address) == 1 || inet_pton(AF_INET6, host.trimmingBrackets, &address) == 1
+    }
+
     private var ssl: OpaquePointer {
         get throws(IOError) {
             guard let session, !closed else { throw IOError(errno: ENOMEM, call: "TLS session") }
@@ -50,6 +74,24 @@ public final class TLSTransport: StreamTransport {
     public var isResumed: Bool { session.map { SSL_session_reused($0) == 1 } ?? false }
 
     public var hasBufferedInput: Bool { !closed && session.map { SSL_pending($0) > 0 } ?? false }
+
+    /// A client's handshake, one step per readiness; a certificate that does not verify fails
+    /// with OpenSSL's reason and the verifier's ("certificate has expired", ...).
+    public func handshake() throws(IOError) -> HandshakeStatus {
+        let ssl = try ssl
+        ERR_clear_error()
+        let result = SSL_do_handshake(ssl)
+        if result == 1 { return .done }
+        switch SSL_get_error(ssl, result) {
+        case SSL_ERROR_WANT_READ: return .wantsReadable
+        case SSL_ERROR_WANT_WRITE: return .wantsWritable
+        default:
+            let verify = SSL_get_verify_result(ssl)
+            let reasons = openSSLReasons()
+            let detail = verify == X509_V_OK ? reasons : "\(String(cString: X509_verify_cert_error_string(verify))) (\(reasons))"
+            throw IOError(errno: EPROTO, call: "TLS handshake: \(detail.isEmpty ? "failed" : detail)")
+        }
+    }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(IOError) -> IOResult<Int> {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return .done(0) }
@@ -116,5 +158,12 @@ public final class TLSTransport: StreamTransport {
         default:
             throw IOError(errno: EPROTO, call: "\(call): \(openSSLReasons())")
         }
+    }
+}
+
+extension String {
+    /// An IPv6 literal without the brackets a URL puts around it.
+    fileprivate var trimmingBrackets: String {
+        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
     }
 }

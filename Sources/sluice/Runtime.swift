@@ -65,7 +65,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         for warning in manifests.warnings { logger.warning("\(warning.location): \(warning.message)") }
 
         group = try EventLoopGroup(loopCount: serve.loops ?? LoopThread.processorCount)
-        client = HTTPClient(group: group)
+        client = HTTPClient(group: group, configuration: try ClientTransportSecurity.configuration(trustDirectory: serve.trustBundleDir))
         let loops = group.loops
         controller = DataPlaneController(options: options, group: group, client: client) { classes in
             classes.register(KafkaBrokerSettings.brokerClass, KafkaBrokerFactory(loops: loops, metricsFactory: options.metricsFactory))

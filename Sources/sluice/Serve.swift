@@ -74,6 +74,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Seconds a new TLS connection has to finish its handshake and send a request.")
     var tlsHandshakeTimeout: Int = 10
 
+    @Option(name: .long, help: "Directory of PEM certificates trusted for https deliveries, beside the system's roots (Knative's /knative-custom-certs).")
+    var trustBundleDir: String?
+
     @Option(name: .long, help: "Which ports take events (Knative's transport-encryption): disabled (plain only), permissive (both), strict (TLS only). Default: permissive with --tls-port, else disabled.")
     var transportEncryption: TransportEncryption?
 

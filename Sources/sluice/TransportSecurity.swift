@@ -73,3 +73,22 @@ struct FileStamp: Equatable, Sendable {
         modifiedNanoseconds = info.st_mtim.tv_nsec
     }
 }
+
+/// TLS for deliveries to `https://` destinations: every connection verifies its server against
+/// the system's roots and `--trust-bundle-dir`, by host name (SNI) or IP address.
+enum ClientTransportSecurity {
+    static func configuration(trustDirectory: String?) throws -> HTTPClientConfiguration {
+        let context: TLSClientContext
+        do {
+            context = try TLSClientContext(trustDirectory: trustDirectory)
+        } catch {
+            throw ExitError(message: "--trust-bundle-dir: \(error)")
+        }
+        var configuration = HTTPClientConfiguration()
+        configuration.makeTransport = { socket, origin -> any StreamTransport in
+            guard origin.secure else { return SocketTransport(descriptor: socket) }
+            return TLSTransport(connected: socket, context: context, serverName: origin.host)
+        }
+        return configuration
+    }
+}

@@ -267,7 +267,11 @@ struct HTTPClientTests {
         #expect(HTTPURL("http://a")?.target == "/")
         #expect(HTTPURL("http://a?q")?.target == "/?q")
         #expect(HTTPURL("http://[::1]:9/x")?.host == "[::1]")
-        for bad in ["https://a/", "ftp://a", "http://", "http://a:0/", "http://a:99999/", "http://u@a/", "a/b", "http://a/ b"] {
+        let secure = HTTPURL("https://A.example/x")
+        #expect(secure?.port == 443 && secure?.origin.secure == true && secure?.description == "https://a.example/x")
+        #expect(HTTPURL("https://a:8443")?.origin == Origin(host: "a", port: 8443, secure: true))
+        #expect(HTTPURL("http://a:443")?.origin.secure == false, "the scheme, not the port, says TLS")
+        for bad in ["ftp://a", "http://", "http://a:0/", "http://a:99999/", "http://u@a/", "a/b", "http://a/ b"] {
             #expect(HTTPURL(bad) == nil, "\(bad)")
         }
     }

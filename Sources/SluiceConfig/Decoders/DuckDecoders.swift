@@ -10,9 +10,7 @@ extension ResourceDecoder {
         }
         if let uri {
             let isAbsolute = uri.hasPrefix("http://") || uri.hasPrefix("https://")
-            if uri.hasPrefix("https://") {
-                diagnostics.error(node["uri"]?.location ?? node.location, "\(context): https destinations are not supported by this version of Sluice yet")
-            } else if !isAbsolute && ref == nil {
+            if !isAbsolute && ref == nil {
                 diagnostics.error(node["uri"]?.location ?? node.location, "\(context): uri \"\(uri)\" must be absolute (http://...) without a ref")
             } else if isAbsolute && ref != nil {
                 diagnostics.error(node["uri"]?.location ?? node.location, "\(context): with a ref, uri must be relative")

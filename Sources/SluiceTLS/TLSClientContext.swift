@@ -1,0 +1,46 @@
+import Glibc
+internal import COpenSSL
+
+/// What a client trusts and offers when it connects over TLS (an `SSL_CTX`): the system's
+/// root certificates plus every PEM certificate in a directory (Knative's
+/// `/knative-custom-certs` convention), peer verification always on, TLS 1.2 or newer, ALPN
+/// `http/1.1`, and sessions kept for resumption.
+public final class TLSClientContext: @unchecked Sendable {  // immutable once made; OpenSSL locks internally
+    let context: OpaquePointer
+    /// The PEM files the trust was built from, besides the system's roots.
+    public let trustedFiles: [String]
+
+    /// `trustDirectory`: every `*.pem` and `*.crt` file in it is trusted too; one that cannot
+    /// be read fails the whole context, with the file named.
+    public init(trustDirectory: String? = nil, minimumVersion: TLSVersion = .v1_2) throws(TLSError) {
+        ERR_clear_error()
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw .drainingQueue("cannot make a TLS context") }
+        self.context = context
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        _ = SSL_CTX_set_default_verify_paths(context)
+        var files: [String] = []
+        if let trustDirectory {
+            guard let directory = opendir(trustDirectory) else {
+                throw TLSError("\(trustDirectory): \(String(cString: strerror(errno)))")
+            }
+            defer { closedir(directory) }
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard name.hasSuffix(".pem") || name.hasSuffix(".crt") else { continue }
+                files.append(trustDirectory + "/" + name)
+            }
+            files.sort()
+            for file in files where SSL_CTX_load_verify_locations(context, file, nil) != 1 {
+                throw .drainingQueue("\(file): not a PEM certificate")
+            }
+        }
+        trustedFiles = files
+        _ = sluice_ssl_ctx_set_min_version(context, minimumVersion.openSSL)
+        _ = sluice_ssl_ctx_set_mode(context, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        _ = sluice_ssl_ctx_set_session_cache_mode(context, Int(SSL_SESS_CACHE_CLIENT))
+    }
+
+    deinit {
+        SSL_CTX_free(context)
+    }
+}
