@@ -39,11 +39,18 @@ public enum DestinationResolver {
         return nil
     }
 
+    /// The destination's URL; with `CACerts`, one whose TLS connections also trust those.
     static func url(_ destination: Destination, namespace: String, clusterDomain: String) -> HTTPURL? {
-        guard let ref = destination.ref else { return destination.uri.flatMap { HTTPURL($0) } }
-        let base = "http://\(ref.name).\(ref.namespace ?? namespace).svc.\(clusterDomain)"
-        guard let relative = destination.uri, !relative.isEmpty else { return HTTPURL(base + "/") }
-        return HTTPURL(relative.hasPrefix("/") ? base + relative : base + "/" + relative)
+        let url: HTTPURL?
+        if let ref = destination.ref {
+            let base = "http://\(ref.name).\(ref.namespace ?? namespace).svc.\(clusterDomain)"
+            let relative = destination.uri ?? ""
+            url = HTTPURL(relative.isEmpty ? base + "/" : relative.hasPrefix("/") ? base + relative : base + "/" + relative)
+        } else {
+            url = destination.uri.flatMap { HTTPURL($0) }
+        }
+        guard let caCerts = destination.caCerts else { return url }
+        return url?.trusting(TrustedAuthorities.shared.register(caCerts))
     }
 
     /// The channel of this process a ref names: a Channel's own, a flow's entry channel.

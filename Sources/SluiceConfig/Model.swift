@@ -20,6 +20,8 @@ public struct Destination: Sendable {
     public var ref: KReference?
     public var uri: String?
     public var location: SourceLocation
+    /// `CACerts`: PEM certificates trusted for this destination's TLS, beside the process's.
+    public var caCerts: String?
 }
 
 public enum BackoffPolicy: String, Sendable {

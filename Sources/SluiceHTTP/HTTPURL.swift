@@ -11,14 +11,14 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         let hostHeader: String
         let origin: Origin
 
-        init(scheme: String, host: String, port: Int, target: String) {
+        init(scheme: String, host: String, port: Int, target: String, trust: Int = 0) {
             self.scheme = scheme
             self.host = host
             self.port = port
             self.target = target
             let secure = scheme == "https"
             hostHeader = port == (secure ? 443 : 80) ? host : "\(host):\(port)"
-            origin = Origin(host: host, port: port, secure: secure)
+            origin = Origin(host: host, port: port, secure: secure, trust: secure ? trust : 0)
         }
     }
 
@@ -34,7 +34,7 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     public var origin: Origin { parts.origin }
 
     public static func == (a: HTTPURL, b: HTTPURL) -> Bool {
-        a.parts === b.parts || (a.scheme == b.scheme && a.host == b.host && a.port == b.port && a.target == b.target)
+        a.parts === b.parts || (a.scheme == b.scheme && a.origin == b.origin && a.target == b.target)
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -77,6 +77,16 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         parts = Parts(scheme: scheme, host: authority.lowercased(), port: port, target: target)
     }
 
+    /// The same URL whose TLS connections also trust the authorities registered as `trust`
+    /// (`TrustedAuthorities`); its connections are pooled apart from the plain URL's.
+    public func trusting(_ trust: Int) -> HTTPURL {
+        HTTPURL(parts: Parts(scheme: scheme, host: host, port: port, target: target, trust: trust))
+    }
+
+    private init(parts: Parts) {
+        self.parts = parts
+    }
+
     public var description: String {
         port == (origin.secure ? 443 : 80) ? "\(scheme)://\(host)\(target)" : "\(scheme)://\(host):\(port)\(target)"
     }
@@ -89,11 +99,14 @@ public struct Origin: Sendable, Hashable, CustomStringConvertible {
     public let port: Int
     /// Reached over TLS (`https`).
     public let secure: Bool
+    /// Extra authorities its TLS trusts (`TrustedAuthorities`), 0 for none.
+    public let trust: Int
 
-    public init(host: String, port: Int, secure: Bool = false) {
+    public init(host: String, port: Int, secure: Bool = false, trust: Int = 0) {
         self.host = host
         self.port = port
         self.secure = secure
+        self.trust = trust
     }
 
     public var description: String { secure ? "https://\(host):\(port)" : "\(host):\(port)" }

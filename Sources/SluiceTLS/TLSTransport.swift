@@ -15,6 +15,8 @@ public final class TLSTransport: StreamTransport {
     /// fails, so the connection closes rather than speak plain text.
     private let session: OpaquePointer?
     private var closed = false
+    /// Why every call fails, when the transport was made to refuse.
+    private var refusal: String?
 
     /// The server side of a connection accepted on `descriptor`.
     public init(accepted descriptor: Int32, context: TLSServerContext) {
@@ -45,6 +47,14 @@ public final class TLSTransport: StreamTransport {
         }
     }
 
+    /// A connection that fails at its handshake with `reason` (a TLS context that could not be
+    /// made for it), so the delivery reports the reason.
+    public init(refusing descriptor: Int32, reason: String) {
+        self.descriptor = descriptor
+        session = nil
+        refusal = reason
+    }
+
     private static func isIPAddress(_ host: String) -> Bool {
         var address = in6_addr()
         return inet_pton(AF_INET, host, &address) == 1 || inet_pton(AF_INET6, host.trimmingBrackets, &address) == 1
@@ -52,7 +62,7 @@ public final class TLSTransport: StreamTransport {
 
     private var ssl: OpaquePointer {
         get throws(IOError) {
-            guard let session, !closed else { throw IOError(errno: ENOMEM, call: "TLS session") }
+            guard let session, !closed else { throw IOError(errno: refusal == nil ? ENOMEM : EPROTO, call: refusal ?? "TLS session") }
             return session
         }
     }

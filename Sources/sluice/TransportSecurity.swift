@@ -75,19 +75,33 @@ struct FileStamp: Equatable, Sendable {
 }
 
 /// TLS for deliveries to `https://` destinations: every connection verifies its server against
-/// the system's roots and `--trust-bundle-dir`, by host name (SNI) or IP address.
+/// the system's roots and `--trust-bundle-dir` (and the destination's `CACerts`, when it has
+/// them), by host name (SNI) or IP address.
 enum ClientTransportSecurity {
     static func configuration(trustDirectory: String?) throws -> HTTPClientConfiguration {
-        let context: TLSClientContext
+        let base: TLSClientContext
         do {
-            context = try TLSClientContext(trustDirectory: trustDirectory)
+            base = try TLSClientContext(trustDirectory: trustDirectory)
         } catch {
             throw ExitError(message: "--trust-bundle-dir: \(error)")
         }
+        // One context per set of CACerts, made on first use.
+        let contexts = Locked<[Int: Result<TLSClientContext, TLSError>]>([0: .success(base)])
         var configuration = HTTPClientConfiguration()
         configuration.makeTransport = { socket, origin -> any StreamTransport in
             guard origin.secure else { return SocketTransport(descriptor: socket) }
-            return TLSTransport(connected: socket, context: context, serverName: origin.host)
+            let context = contexts.withLock { known in
+                if let made = known[origin.trust] { return made }
+                let made = Result { () throws(TLSError) in
+                    try TLSClientContext(trustDirectory: trustDirectory, authorities: TrustedAuthorities.shared.pem(origin.trust))
+                }
+                known[origin.trust] = made
+                return made
+            }
+            switch context {
+            case .success(let context): return TLSTransport(connected: socket, context: context, serverName: origin.host)
+            case .failure(let error): return TLSTransport(refusing: socket, reason: "destination CACerts: \(error)")
+            }
         }
         return configuration
     }

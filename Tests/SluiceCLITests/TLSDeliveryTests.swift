@@ -6,8 +6,11 @@ import Testing
 /// certificate from a throwaway authority that `--trust-bundle-dir` trusts (or not).
 @Suite("TLS delivery", .serialized)
 struct TLSDeliveryTests {
-    private func broker(subscriber: String, delivery: String = "") -> String {
-        """
+    private func broker(subscriber: String, caCerts: String? = nil, delivery: String = "") -> String {
+        let trust = caCerts.map { pem in
+            "\n    CACerts: |\n" + pem.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
+        } ?? ""
+        return """
         apiVersion: eventing.knative.dev/v1
         kind: Broker
         metadata: {name: default, namespace: demo}
@@ -17,7 +20,8 @@ struct TLSDeliveryTests {
         metadata: {name: all, namespace: demo}
         spec:
           broker: default
-          subscriber: {uri: "\(subscriber)"}
+          subscriber:
+            uri: "\(subscriber)"\(trust)
         \(delivery)
         """
     }
@@ -77,5 +81,20 @@ struct TLSDeliveryTests {
         let reason = letter?.header("ce-knativeerrordata").flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? ""
         #expect(reason.contains("TLS handshake") && reason.contains("certificate"), "\(reason)")
         #expect(subscriber.requests(to: "/b").isEmpty)
+    }
+
+    @Test("a destination's CACerts are trusted for its deliveries")
+    func destinationAuthorities() throws {
+        let certificates = try TestCertificates()
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let receiving = try receiver(certificates, subscriber: subscriber)
+        defer { receiving.stop() }
+        let authority = try String(contentsOfFile: certificates.authority, encoding: .utf8)
+        let config = try manifestDirectory(["a.yaml": broker(subscriber: "https://127.0.0.1:\(receiving.tlsPort)/demo/default", caCerts: authority)])
+        let sending = try SluiceProcess.serve(config: config, memory: true)
+        defer { sending.stop() }
+        #expect(try EventSender(port: sending.ingressPort).send("/demo/default", id: "own-ca").status == 202)
+        #expect(eventually(seconds: 10) { subscriber.requests(to: "/b").count == 1 }, "\(sending.standardError)")
     }
 }

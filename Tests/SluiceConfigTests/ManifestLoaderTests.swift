@@ -309,6 +309,8 @@ private let errorCases: [ErrorCase] = [
               marker: "/path", message: "must be absolute"),
     ErrorCase(name: "absolute uri with ref", yaml: triggerDocument("  subscriber:\n    ref: {kind: Service, name: s}\n    uri: http://a.example/\n"),
               marker: "uri: http", message: "with a ref, uri must be relative"),
+    ErrorCase(name: "CACerts that are not PEM", yaml: triggerDocument("  subscriber:\n    uri: https://a.example/\n    CACerts: not-a-certificate\n"),
+              marker: "not-a-certificate", message: "CACerts must hold PEM certificates"),
     ErrorCase(name: "invalid dead-letter sink", yaml: triggerDocument(subscriber + "  delivery:\n    deadLetterSink:\n      uri: dls\n"),
               marker: "uri: dls", message: "deadLetterSink: uri \"dls\" must be absolute"),
     ErrorCase(name: "invalid trigger name", yaml: broker + "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: Bad_Name\nspec:\n  broker: default\n" + subscriber,

@@ -18,7 +18,11 @@ extension ResourceDecoder {
                 diagnostics.error(node["uri"]?.location ?? node.location, "\(context): uri \"\(uri)\" is not a valid URL")
             }
         }
-        return Destination(ref: ref, uri: uri, location: node.location)
+        let caCerts = node.string("CACerts", context: context)
+        if let caCerts, !caCerts.contains("-----BEGIN CERTIFICATE-----") {
+            diagnostics.error(node["CACerts"]?.location ?? node.location, "\(context): CACerts must hold PEM certificates (-----BEGIN CERTIFICATE-----)")
+        }
+        return Destination(ref: ref, uri: uri, location: node.location, caCerts: caCerts)
     }
 
     static func reference(_ node: YAMLNode, context: String) -> KReference? {
