@@ -5,6 +5,7 @@ import SluiceConfig
 import SluiceKafkaBridge
 import SluiceRabbitMQBridge
 import SluiceSources
+import SluiceTLS
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,6 +19,19 @@ struct Validate: ParsableCommand {
     @Option(name: .long, help: "Suffix of service hostnames that refs resolve to.")
     var clusterDomain: String = "cluster.local"
 
+    @Option(name: .long, help: "A TLS certificate chain to check with --tls-key, as serve would load it.")
+    var tlsCert: String?
+
+    @Option(name: .long, help: "The private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .long, help: "A directory of PEM certificates to check, as serve would trust it for https deliveries.")
+    var trustBundleDir: String?
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
+
     func run() throws {
         var options = DataPlaneOptions()
         options.clusterDomain = clusterDomain
@@ -25,7 +39,9 @@ struct Validate: ParsableCommand {
         let problems = read.problems + DataPlaneController.check(read.manifests, options: options, components: ConfigurationLoader.components)
         let warnings = read.manifests.warnings.map { ConfigProblem(location: $0.location, message: "warning: \($0.message)") }
         for line in (problems + warnings).sorted(by: ConfigProblem.inFileOrder) { printError(line.description) }
-        if !problems.isEmpty { throw ExitCode(1) }
+        let tlsProblems = transportSecurityProblems()
+        for problem in tlsProblems { printError(problem) }
+        if !problems.isEmpty || !tlsProblems.isEmpty { throw ExitCode(1) }
         let manifests = read.manifests
         var counts = ["\(manifests.brokers.count) brokers", "\(manifests.triggers.count) triggers"]
         if !manifests.kafkaSources.isEmpty { counts.append("\(manifests.kafkaSources.count) Kafka sources") }
@@ -40,6 +56,18 @@ struct Validate: ParsableCommand {
         if !manifests.parallels.isEmpty { counts.append("\(manifests.parallels.count) parallels") }
         if !manifests.pingSources.isEmpty { counts.append("\(manifests.pingSources.count) ping sources") }
         print("\(config): ok (\(counts.joined(separator: ", ")))")
+    }
+
+    /// The TLS files given, loaded as `serve` would load them.
+    private func transportSecurityProblems() -> [String] {
+        var problems: [String] = []
+        if let tlsCert, let tlsKey {
+            do { _ = try TLSServerContext(certificatePath: tlsCert, keyPath: tlsKey) } catch { problems.append("--tls-cert/--tls-key: \(error)") }
+        }
+        if let trustBundleDir {
+            do { _ = try TLSClientContext(trustDirectory: trustBundleDir) } catch { problems.append("--trust-bundle-dir: \(error)") }
+        }
+        return problems
     }
 }
 

@@ -123,6 +123,33 @@ struct TLSIngressTests {
         }
     }
 
+    @Test("a TLS 1.3 session resumes with the ticket the server sent")
+    func resumption() throws {
+        let certificates = try TestCertificates()
+        let sluice = try serve(certificates, pair: try certificates.issue())
+        defer { sluice.stop() }
+        let ticket = certificates.directory + "/session"
+        // The client stays a moment (standard input open) so that it reads the ticket.
+        let first = try runProgram("/bin/sh", ["-c", "sleep 0.5 | openssl s_client -connect 127.0.0.1:\(sluice.tlsPort) -CAfile \(certificates.authority) -sess_out \(ticket)"])
+        #expect(first.output.contains("New, TLSv1.3"), "\(first.output)")
+        let second = try runProgram("/bin/sh", ["-c", "sleep 0.5 | openssl s_client -connect 127.0.0.1:\(sluice.tlsPort) -CAfile \(certificates.authority) -sess_in \(ticket)"])
+        #expect(second.output.contains("Reused, TLSv1.3"), "\(second.output)")
+    }
+
+    @Test("validate loads the TLS files as serve would, and reports a bad pair")
+    func validateChecksTLSFiles() throws {
+        let certificates = try TestCertificates()
+        let pair = try certificates.issue()
+        let other = try certificates.issue("other")
+        let config = try manifestDirectory(["broker.yaml": manifests])
+        let good = try SluiceProcess(["validate", "--config", config, "--tls-cert", pair.certificate, "--tls-key", pair.key,
+                                      "--trust-bundle-dir", certificates.directory])
+        #expect(good.waitForExit() == 0, "\(good.standardError)")
+        let bad = try SluiceProcess(["validate", "--config", config, "--tls-cert", pair.certificate, "--tls-key", other.key])
+        #expect(bad.waitForExit() == 1)
+        #expect(bad.standardError.contains("--tls-cert/--tls-key: \(other.key) does not match the certificate"), "\(bad.standardError)")
+    }
+
     /// The subject of the certificate the TLS port serves now, per openssl's client.
     private func servedSubject(_ port: Int, _ certificates: TestCertificates) throws -> String {
         let result = try runProgram("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", certificates.authority],
