@@ -30,38 +30,47 @@ enum KafkaManifests {
         """
     }
 
+    /// Knative's `kafka-broker-config` naming the mock cluster (topics of `partitions`), the
+    /// data-plane ConfigMap with a short consumer session, and the Kafka-class broker
+    /// `demo/default`.
+    static func kafkaBrokerDefault(bootstrap: String, partitions: Int) -> String {
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: kafka-broker-config, namespace: knative-eventing}
+        data:
+          bootstrap.servers: "\(bootstrap)"
+          default.topic.partitions: "\(partitions)"
+          default.topic.replication.factor: "1"
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: config-kafka-broker-data-plane, namespace: knative-eventing}
+        data:
+          config-kafka-broker-consumer.properties: |
+            session.timeout.ms=6000
+            heartbeat.interval.ms=500
+          config-kafka-broker-producer.properties: |
+            message.timeout.ms=3000
+        ---
+        apiVersion: eventing.knative.dev/v1
+        kind: Broker
+        metadata:
+          name: default
+          namespace: demo
+          annotations: {eventing.knative.dev/broker.class: Kafka}
+        spec:
+          config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: knative-eventing}
+        """
+    }
+
     /// A Kafka-class broker `demo/default` on the mock cluster, its trigger `all` (to `/all`,
     /// ordered or not) and, unless `onlyAll`, `typed` (type `b`, to `/typed`); both retry for
     /// long, 0.2 s apart.
     static func kafkaBroker(bootstrap: String, subscriber: Subscriber, onlyAll: Bool = false, ordered: Bool = false) -> String {
         let delivery = "  delivery: {retry: 1000, backoffPolicy: linear, backoffDelay: PT0.2S}\n"
         return """
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: kafka-broker-config, namespace: knative-eventing}
-            data:
-              bootstrap.servers: "\(bootstrap)"
-              default.topic.partitions: "2"
-              default.topic.replication.factor: "1"
-            ---
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: config-kafka-broker-data-plane, namespace: knative-eventing}
-            data:
-              config-kafka-broker-consumer.properties: |
-                session.timeout.ms=6000
-                heartbeat.interval.ms=500
-              config-kafka-broker-producer.properties: |
-                message.timeout.ms=3000
-            ---
-            apiVersion: eventing.knative.dev/v1
-            kind: Broker
-            metadata:
-              name: default
-              namespace: demo
-              annotations: {eventing.knative.dev/broker.class: Kafka}
-            spec:
-              config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: knative-eventing}
+            \(kafkaBrokerDefault(bootstrap: bootstrap, partitions: 2))
             ---
             apiVersion: eventing.knative.dev/v1
             kind: Trigger

@@ -11,25 +11,7 @@ struct KafkaRetryStateTests {
     /// attempts come at 0, 5 and 15 s.
     private func manifests(bootstrap: String, subscriber: Subscriber) -> String {
         """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: kafka-broker-config, namespace: knative-eventing}
-        data: {bootstrap.servers: "\(bootstrap)", default.topic.partitions: "1", default.topic.replication.factor: "1"}
-        ---
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: config-kafka-broker-data-plane, namespace: knative-eventing}
-        data:
-          config-kafka-broker-consumer.properties: |
-            session.timeout.ms=6000
-            heartbeat.interval.ms=500
-        ---
-        apiVersion: eventing.knative.dev/v1
-        kind: Broker
-        metadata:
-          name: default
-          namespace: demo
-          annotations: {eventing.knative.dev/broker.class: Kafka}
+        \(KafkaManifests.kafkaBrokerDefault(bootstrap: bootstrap, partitions: 1))
         ---
         apiVersion: eventing.knative.dev/v1
         kind: Trigger

@@ -118,9 +118,3 @@ struct KafkaSinkTests {
         #expect(!headers.contains("ce_knativebrokerttl"))
     }
 }
-
-/// A GET on 127.0.0.1: (status, body).
-func get(port: Int, path: String) throws -> (Int, String) {
-    let response = try EventSender(port: port).post(path, method: "GET", headers: [], body: [])
-    return (response.status, response.body)
-}

@@ -141,18 +141,8 @@ public struct EventSender: Sendable {
 
     public func post(_ path: String, method: String = "POST", headers: [(String, String)], body: [UInt8],
                      host: String = "127.0.0.1") throws -> Response {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = try connectToLoopback(port: port, receiveTimeout: 10)
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw TestFailure("cannot connect to \(port)") }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         let request = Array((head + "\r\n").utf8) + body
@@ -179,4 +169,30 @@ public struct EventSender: Sendable {
         }
         return Response(status: status, headers: parsed, body: String(text[headEnd.upperBound...]))
     }
+}
+
+/// A TCP socket connected to 127.0.0.1:`port`, whose reads give up after `receiveTimeout`
+/// seconds. The caller closes it.
+public func connectToLoopback(port: Int, receiveTimeout: Int = 10) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        close(fd)
+        throw TestFailure("cannot connect to \(port)")
+    }
+    return fd
+}
+
+/// A GET on 127.0.0.1: (status, body).
+public func get(port: Int, path: String) throws -> (Int, String) {
+    let response = try EventSender(port: port).post(path, method: "GET", headers: [], body: [])
+    return (response.status, response.body)
 }
