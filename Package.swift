@@ -13,6 +13,7 @@
 //   CRabbitMQ   librabbitmq from Debian (system library) with a shim for its variadic login
 //   COpenSSL    OpenSSL from Debian (system library) with shims for the calls it spells as macros
 //   SluiceTLS   TLS on OpenSSL behind the HTTP engine's transport seam: contexts, connections
+//   SluiceIdentity  OIDC sender identity: JWTs verified offline against a JWKS file (jwt-kit)
 //   SluiceRabbitMQ  the thin librabbitmq layer: one connection per owning thread
 //   SluiceConfig  Knative manifests (Yams) into a checked model, problems as file:line
 //   SluiceFilter  trigger filters compiled once, the trigger index, CESQL
@@ -68,6 +69,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // JWT and JWKS verification (RS256, ES256) for OIDC sender identity; it needs only
+        // swift-crypto, swift-certificates, swift-log and base64 (no NIO).
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
     ],
     targets: [
         .target(name: "CSluice"),
@@ -102,6 +106,11 @@ let package = Package(
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "SluiceTLS", dependencies: ["COpenSSL", "SluiceIO"], swiftSettings: fast),
+        .target(
+            name: "SluiceIdentity",
+            dependencies: ["SluiceIO", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .target(name: "SluiceRabbitMQ", dependencies: ["CRabbitMQ"], swiftSettings: fast),
         .target(
             name: "SluiceConfig",
@@ -187,7 +196,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker", "SluiceObservability", "SluiceKafkaBridge",
-                "SluiceRabbitMQBridge", "SluiceSources", "SluiceTLS",
+                "SluiceRabbitMQBridge", "SluiceSources", "SluiceTLS", "SluiceIdentity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -240,7 +249,7 @@ let package = Package(
         // Runs the built `sluice` binary (serve, probes, signals, exit codes).
         // (no dependency on the executable target: linking it into a test bundle would drag its
         // static-stdlib link flags along; `swift build --build-tests` builds it beside the tests)
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport", .product(name: "JWTKit", package: "jwt-kit")], swiftSettings: strict),
         .testTarget(name: "SluiceKafkaBridgeTests", dependencies: ["SluiceKafkaBridge"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsAMQPTests", dependencies: ["SluiceCloudEventsAMQP", "SluiceCloudEvents"], swiftSettings: strict),
         .testTarget(name: "SluiceRabbitMQBridgeTests", dependencies: ["SluiceRabbitMQBridge"], swiftSettings: strict),

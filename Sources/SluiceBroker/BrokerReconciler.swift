@@ -80,7 +80,7 @@ final class BrokerReconciler {
             let (intake, queues) = backend.bind(triggers: plans.map { TriggerBinding(key: $0.key, filter: $0.filter, ordered: $0.ordered) },
                                                 metrics: brokerMetrics)
             built.queues[key] = queues
-            built.runtimes[key] = BrokerRuntime(kind: hub.kind, namespace: broker.meta.namespace, name: broker.meta.name, backend: backend,
+            built.runtimes[key] = BrokerRuntime(kind: hub.kind, namespace: broker.meta.namespace, name: broker.meta.name, audience: hub.audience, backend: backend,
                                                 intake: intake, metrics: brokerMetrics)
         }
         for (key, gone) in backends where built.runtimes[key] == nil {

@@ -9,14 +9,18 @@ public final class BrokerRuntime: Sendable {
     public let kind: HubKind
     public let namespace: String
     public let name: String
+    /// Its OIDC audience (`eventing.knative.dev/broker/<ns>/<name>`, ...).
+    public let audience: String
     public let backend: any BrokerBackend
     let intake: any BrokerIntake
     public let metrics: BrokerMetrics
 
-    init(kind: HubKind, namespace: String, name: String, backend: any BrokerBackend, intake: any BrokerIntake, metrics: BrokerMetrics) {
+    init(kind: HubKind, namespace: String, name: String, audience: String, backend: any BrokerBackend, intake: any BrokerIntake,
+         metrics: BrokerMetrics) {
         self.kind = kind
         self.namespace = namespace
         self.name = name
+        self.audience = audience
         self.backend = backend
         self.intake = intake
         self.metrics = metrics

@@ -15,6 +15,8 @@ import SluiceStorage
 public final class Ingress: Sendable {
     let controller: DataPlaneController
     let states: [LoopState]
+    /// Who may post (OIDC sender identity); nil: anyone who reaches the port.
+    let authorizer: (any IngressAuthorizer)?
     let logger = Logger(label: "sluice.ingress")
 
     /// What each loop keeps for the requests it serves: decoding scratch and its own
@@ -36,8 +38,9 @@ public final class Ingress: Sendable {
         }
     }
 
-    public init(controller: DataPlaneController, group: EventLoopGroup) {
+    public init(controller: DataPlaneController, group: EventLoopGroup, authorizer: (any IngressAuthorizer)? = nil) {
         self.controller = controller
+        self.authorizer = authorizer
         let states = group.loops.map { _ in LoopState() }
         self.states = states
         controller.onChange { plane in
@@ -116,6 +119,24 @@ public final class Ingress: Sendable {
             return
         }
         let deferred = responder.deferResponse()
+        guard let authorizer else { return store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started) }
+        let decision = authorizer.authorize(authorization: request.headerString("authorization"), audience: broker.audience,
+                                            namespace: broker.namespace) { [self] refusal in
+            loop.execute { [self] in
+                guard let refusal else { return store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started) }
+                refuse(refusal, broker: broker, deferred: deferred, shard: shard, started: started)
+            }
+        }
+        switch decision {
+        case .allowed: store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started)
+        case .refused(let refusal): refuse(refusal, broker: broker, deferred: deferred, shard: shard, started: started)
+        case .pending: break
+        }
+    }
+
+    /// Stores the events and answers 202 once stored, or why not. On the request's loop.
+    private func store(_ events: [CloudEvent], into broker: BrokerRuntime, state: LoopState, deferred: DeferredResponse, shard: Int,
+                       started: UInt64) {
         let first = events.first
         let count = events.count
         broker.store(events, scratch: &state.scratch) { [broker] error in
@@ -124,6 +145,11 @@ public final class Ingress: Sendable {
             deferred.complete(answer)
             Ingress.record(broker.metrics, shard: shard, started: started, event: first, status: answer.status.code)
         }
+    }
+
+    private func refuse(_ refusal: IngressRefusal, broker: BrokerRuntime, deferred: DeferredResponse, shard: Int, started: UInt64) {
+        deferred.complete(HTTPResponse(status: refusal.status, headers: IngressAnswers.allow, text: "\(refusal.reason)\n"))
+        Ingress.record(broker.metrics, shard: shard, started: started, event: nil, status: refusal.status.code)
     }
 
     /// Knative's ingress measure: how long the request took, by event type and status.

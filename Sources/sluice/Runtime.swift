@@ -5,6 +5,7 @@ import Logging
 import SluiceBroker
 import SluiceConfig
 import SluiceHTTP
+import SluiceIdentity
 import SluiceIO
 import SluiceKafkaBridge
 import SluiceObservability
@@ -27,6 +28,8 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
     /// The TLS ingress (`--tls-port`) and the certificate it serves.
     let tlsIngress: HTTPServer?
     private let certificate: ServedCertificate?
+    /// `--oidc`: the token verifier, its JWKS file watched.
+    private let verifier: OIDCVerifier?
     let metrics: HTTPServer
     let exporter = PrometheusExporter()
     private let readiness = ReadinessProbe()
@@ -74,7 +77,17 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         controller.add(kafka)
         controller.add(RabbitmqBridge(controller: controller, group: group, client: client))
         controller.add(PingSources(controller: controller, group: group, client: client))
-        let ingressHandler = Ingress(controller: controller, group: group)
+        if serve.oidc, let jwks = serve.oidcJwks, let issuer = serve.oidcIssuer {
+            do {
+                verifier = try OIDCVerifier(jwksPath: jwks, issuer: issuer)
+            } catch {
+                group.shutdown()
+                throw ExitError(message: "--oidc-jwks: \(error)")
+            }
+        } else {
+            verifier = nil
+        }
+        let ingressHandler = Ingress(controller: controller, group: group, authorizer: verifier.map(OIDCIngressAuthorizer.init))
         do throws(StorageError) {
             try controller.openStores(for: manifests)
         } catch {
@@ -194,11 +207,14 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         hangup.resume()
         sources.append(hangup)
         signalSources = sources
-        if let certificate {
+        if certificate != nil || verifier != nil {
             // A Secret volume swaps the files without a signal: look at them every few seconds.
             let watch = DispatchSource.makeTimerSource(queue: signalQueue)
             watch.schedule(deadline: .now() + .seconds(2), repeating: .seconds(2))
-            watch.setEventHandler { certificate.reload(force: false) }
+            watch.setEventHandler { [certificate, verifier] in
+                certificate?.reload(force: false)
+                verifier?.reloadIfChanged()
+            }
             watch.resume()
             certificateWatch = watch
         }

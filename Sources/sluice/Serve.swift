@@ -80,6 +80,15 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Which ports take events (Knative's transport-encryption): disabled (plain only), permissive (both), strict (TLS only). Default: permissive with --tls-port, else disabled.")
     var transportEncryption: TransportEncryption?
 
+    @Flag(name: .long, help: "Require an OIDC token (Authorization: Bearer) on the ingress, verified against --oidc-jwks and --oidc-issuer.")
+    var oidc = false
+
+    @Option(name: .long, help: "JWKS file of the OIDC issuer's keys; read again when it changes.")
+    var oidcJwks: String?
+
+    @Option(name: .long, help: "The issuer (iss) tokens must name.")
+    var oidcIssuer: String?
+
     @Option(name: .long, help: "Event-loop threads (default: one per core).")
     var loops: Int?
 
@@ -113,6 +122,8 @@ struct Serve: ParsableCommand {
         } else if transportEncryption == .strict || transportEncryption == .permissive {
             throw ValidationError("--transport-encryption \(transportEncryption?.rawValue ?? "") needs --tls-port, --tls-cert and --tls-key")
         }
+        if oidc && (oidcJwks == nil || oidcIssuer == nil) { throw ValidationError("--oidc needs --oidc-jwks and --oidc-issuer") }
+        if !oidc && (oidcJwks != nil || oidcIssuer != nil) { throw ValidationError("--oidc-jwks and --oidc-issuer need --oidc") }
         if !(1...300).contains(tlsHandshakeTimeout) { throw ValidationError("--tls-handshake-timeout must be between 1 and 300 seconds") }
         if !(1...10_000).contains(deliveryWindow) { throw ValidationError("--delivery-window must be between 1 and 10000") }
         if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be between 1 and 256") }

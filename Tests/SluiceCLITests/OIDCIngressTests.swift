@@ -1,0 +1,129 @@
+import Foundation
+import JWTKit
+import SluiceTestSupport
+import Testing
+
+/// `--oidc`: the ingress verifies each request's token offline against a JWKS file, answers
+/// 401 or 403 with the reason, and stores nothing it refused. Keys and tokens are made by the
+/// test (jwt-kit signs; openssl makes the RSA key).
+@Suite("OIDC sender identity", .serialized)
+struct OIDCIngressTests {
+    struct Claims: JWTPayload {
+        var iss: IssuerClaim
+        var sub: SubjectClaim
+        var aud: AudienceClaim
+        var exp: ExpirationClaim
+        var nbf: NotBeforeClaim?
+
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    static let issuer = "https://issuer.example"
+    static let audience = "eventing.knative.dev/broker/demo/default"
+
+    /// An ES256 key ("ec") and an RS256 key ("rsa") in a JWKS file, and a collection that signs
+    /// with them.
+    private func keys(in directory: String) async throws -> (jwks: String, signer: JWTKeyCollection) {
+        let ec = ES256PrivateKey()
+        let pem = directory + "/rsa.pem"
+        let made = try runProgram("/usr/bin/openssl", ["genrsa", "-out", pem, "2048"])
+        #expect(made.status == 0, "\(made.error)")
+        let rsa = try Insecure.RSA.PrivateKey(pem: String(contentsOfFile: pem, encoding: .utf8))
+        let (modulus, exponent) = try rsa.publicKey.getKeyPrimitives()
+        let (x, y) = try #require(ec.publicKey.parameters)
+        let jwks = """
+            {"keys": [
+              {"kty": "EC", "crv": "P-256", "x": "\(x)", "y": "\(y)", "alg": "ES256", "kid": "ec", "use": "sig"},
+              {"kty": "RSA", "n": "\(modulus.base64URL)", "e": "\(exponent.base64URL)", "alg": "RS256", "kid": "rsa", "use": "sig"}
+            ]}
+            """
+        let path = directory + "/jwks.json"
+        try jwks.write(toFile: path, atomically: true, encoding: .utf8)
+        let signer = JWTKeyCollection()
+        await signer.add(ecdsa: ec, kid: "ec")
+        await signer.add(rsa: rsa, digestAlgorithm: .sha256, kid: "rsa")
+        return (path, signer)
+    }
+
+    private func token(_ signer: JWTKeyCollection, kid: String = "ec", issuer: String = issuer, subject: String = "system:serviceaccount:demo:sender",
+                       audience: String = audience, expires: TimeInterval = 300) async throws -> String {
+        let claims = Claims(iss: IssuerClaim(value: issuer), sub: SubjectClaim(value: subject), aud: AudienceClaim(value: [audience]),
+                            exp: ExpirationClaim(value: Date().addingTimeInterval(expires)), nbf: nil)
+        return try await signer.sign(claims, kid: JWKIdentifier(string: kid))
+    }
+
+    @Test("valid tokens pass (again from the cache); bad ones get 401, other namespaces 403, and nothing refused is stored")
+    func tokens() async throws {
+        let directory = temporaryDirectory("oidc")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (jwks, signer) = try await keys(in: directory)
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let config = try manifestDirectory(["all.yaml": """
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default, namespace: demo}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: all, namespace: demo}
+            spec:
+              broker: default
+              subscriber: {uri: "\(subscriber.url("/all"))"}
+            """])
+        let sluice = try SluiceProcess.serve(config: config, memory: true,
+                                             extra: ["--oidc", "--oidc-jwks", jwks, "--oidc-issuer", OIDCIngressTests.issuer])
+        defer { sluice.stop() }
+        let sender = EventSender(port: sluice.ingressPort)
+        func send(_ id: String, _ authorization: String?) throws -> EventSender.Response {
+            try sender.send("/demo/default", id: id, headers: authorization.map { [("Authorization", $0)] } ?? [])
+        }
+
+        let valid = try await token(signer)
+        #expect(try send("es256", "Bearer \(valid)").status == 202)
+        #expect(try send("cached", "bearer \(valid)").status == 202)
+        #expect(try send("rs256", "Bearer \(try await token(signer, kid: "rsa"))").status == 202)
+
+        let refused: [(String, String?, Int, String)] = [
+            ("missing", nil, 401, "missing Authorization"),
+            ("not-bearer", "Basic dXNlcjpwYXNz", 401, "missing Authorization"),
+            ("expired", "Bearer \(try await token(signer, expires: -120))", 401, "expired"),
+            ("audience", "Bearer \(try await token(signer, audience: "eventing.knative.dev/broker/demo/other"))", 401, "audience"),
+            ("issuer", "Bearer \(try await token(signer, issuer: "https://elsewhere.example"))", 401, "issuer"),
+            ("signature", "Bearer \(tampered(valid))", 401, "invalid token"),
+            ("none", "Bearer \(unsigned())", 401, "invalid token"),
+            ("garbage", "Bearer not.a.jwt", 401, "invalid token"),
+            ("namespace", "Bearer \(try await token(signer, subject: "system:serviceaccount:other:sender"))", 403, "may not post here"),
+        ]
+        for (id, authorization, status, reason) in refused {
+            let response = try send(id, authorization)
+            #expect(response.status == status, "\(id): \(response.status) \(response.body)")
+            #expect(response.body.contains(reason), "\(id): \(response.body)")
+        }
+        #expect(eventually(seconds: 5) { subscriber.requests(to: "/all").count == 3 })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(Set(subscriber.requests(to: "/all").compactMap(\.eventID)) == ["es256", "cached", "rs256"])
+    }
+
+    /// `token` with the last character of its signature changed.
+    private func tampered(_ token: String) -> String {
+        let last = token.last == "A" ? "B" : "A"
+        return String(token.dropLast()) + last
+    }
+
+    /// A token with `alg: none` and no signature, otherwise valid.
+    private func unsigned() -> String {
+        let header = Data(#"{"alg":"none","typ":"JWT"}"#.utf8).base64URL
+        let expires = Int(Date().addingTimeInterval(300).timeIntervalSince1970)
+        let payload = Data(#"{"iss":"\#(OIDCIngressTests.issuer)","sub":"system:serviceaccount:demo:sender","aud":["\#(OIDCIngressTests.audience)"],"exp":\#(expires)}"#.utf8).base64URL
+        return "\(header).\(payload)."
+    }
+}
+
+extension Data {
+    /// Base64url without padding, as JWTs and JWKs write bytes.
+    var base64URL: String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
