@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# TLS benchmarks: Sluice's TLS ingress against nginx with the same certificate, in one run.
+# Transport-security benchmarks: Sluice's TLS ingress against nginx with the same certificate,
+# and OIDC verification against none, in one run.
 #
 #   benchmarks/tls.sh [SECONDS]     (default 10)
 #
@@ -8,9 +9,11 @@
 #    and to nginx `return 202`. Target: Sluice >= 0.7x nginx.
 # 2. New TLS handshakes per second: the same with `Connection: close`, so every request is a
 #    new connection and a full TLS 1.3 handshake (EC P-256 certificate). Target: >= 0.7x.
+# 3. OIDC: plain HTTP ingress with `--oidc` and a valid RS256 token on every request (verified
+#    once, then found in the cache) against the same ingress without `--oidc`. Target: >= 0.9x.
 #
 # Sluice (one loop) and nginx (one worker) run on CPU 0, wrk on CPU 1.
-# Needs: nginx, wrk, openssl, util-linux (apt-get install -y nginx-light wrk openssl util-linux).
+# Needs: nginx, wrk, openssl, python3, util-linux (apt-get install -y nginx-light wrk openssl python3 util-linux).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -20,6 +23,8 @@ NGINX_PORT=18401
 TLS_PORT=18402
 PLAIN_PORT=18403
 METRICS_PORT=18404
+OIDC_PORT=18405
+OIDC_METRICS_PORT=18406
 
 echo "== building (release)"
 swift build -c release --product sluice >/dev/null
@@ -68,3 +73,36 @@ SLUICE_NEW=$(rps "https://127.0.0.1:$TLS_PORT/bench/default" -H "Connection: clo
 printf "nginx              %9.0f handshakes+requests/s\nsluice             %9.0f handshakes+requests/s\nratio %sx (target >= 0.7)\n" \
     "$NGINX_NEW" "$SLUICE_NEW" "$(ratio "$SLUICE_NEW" "$NGINX_NEW")"
 if grep -qi "error" "$WORK/sluice.log"; then echo "sluice logged errors:"; grep -i error "$WORK/sluice.log" | head -5; fi
+
+echo "== 3. OIDC on (a valid RS256 token on every request) against off: wrk -t1 -c32 -d${SECONDS_PER_RUN}s, plain HTTP"
+openssl genrsa -out "$WORK/issuer.pem" 2048 2>/dev/null
+# The JWKS of the issuer's key and one token for the broker's audience, signed by openssl.
+TOKEN=$(python3 - "$WORK" <<'PY'
+import base64, json, subprocess, sys, time
+work = sys.argv[1]
+b64 = lambda data: base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+text = subprocess.run(["openssl", "rsa", "-in", f"{work}/issuer.pem", "-noout", "-modulus"], capture_output=True, text=True).stdout
+modulus = bytes.fromhex(text.strip().split("=")[1])
+json.dump({"keys": [{"kty": "RSA", "n": b64(modulus), "e": b64((65537).to_bytes(3, "big")), "alg": "RS256", "kid": "bench"}]},
+          open(f"{work}/jwks.json", "w"))
+header = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "bench"}).encode())
+claims = b64(json.dumps({"iss": "https://issuer.bench", "sub": "system:serviceaccount:bench:load",
+                         "aud": ["eventing.knative.dev/broker/bench/default"], "exp": int(time.time()) + 3600}).encode())
+signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", f"{work}/issuer.pem"], input=f"{header}.{claims}".encode(),
+                           capture_output=True).stdout
+print(f"{header}.{claims}.{b64(signature)}")
+PY
+)
+taskset -c 0 .build/release/sluice serve --config "$WORK/broker.yaml" --storage memory --host 127.0.0.1 --loops 1 \
+    --port "$OIDC_PORT" --metrics-port "$OIDC_METRICS_PORT" --oidc --oidc-jwks "$WORK/jwks.json" --oidc-issuer https://issuer.bench \
+    2>"$WORK/oidc.log" &
+PIDS+=($!)
+wait_for_port "$OIDC_PORT"
+CHECK=$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $TOKEN" -H "ce-specversion: 1.0" -H "ce-id: 1" -H "ce-type: t" \
+    -H "ce-source: /b" -d '{}' "http://127.0.0.1:$OIDC_PORT/bench/default")
+[ "$CHECK" = 202 ] || { echo "the token was refused ($CHECK):"; cat "$WORK/oidc.log"; exit 1; }
+taskset -c 1 wrk -t1 -c32 -d2s -s benchmarks/post-event.lua -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$OIDC_PORT/bench/default" >/dev/null
+taskset -c 1 wrk -t1 -c32 -d2s -s benchmarks/post-event.lua "http://127.0.0.1:$PLAIN_PORT/bench/default" >/dev/null
+OFF_RPS=$(rps "http://127.0.0.1:$PLAIN_PORT/bench/default")
+ON_RPS=$(rps "http://127.0.0.1:$OIDC_PORT/bench/default" -H "Authorization: Bearer $TOKEN")
+printf "OIDC off           %9.0f req/s\nOIDC on            %9.0f req/s\nratio %sx (target >= 0.9)\n" "$OFF_RPS" "$ON_RPS" "$(ratio "$ON_RPS" "$OFF_RPS")"
