@@ -196,7 +196,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceIO", "SluiceHTTP", "SluiceConfig", "SluiceStorage", "SluiceBroker", "SluiceObservability", "SluiceKafkaBridge",
-                "SluiceRabbitMQBridge", "SluiceSources", "SluiceTLS", "SluiceIdentity",
+                "SluiceRabbitMQBridge", "SluiceSources", "SluiceTLS", "SluiceIdentity", "SluiceDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -49,8 +49,10 @@ public enum DestinationResolver {
         } else {
             url = destination.uri.flatMap { HTTPURL($0) }
         }
-        guard let caCerts = destination.caCerts else { return url }
-        return url?.trusting(TrustedAuthorities.shared.register(caCerts))
+        var resolved = url
+        if let caCerts = destination.caCerts { resolved = resolved?.trusting(TrustedAuthorities.shared.register(caCerts)) }
+        if let audience = destination.audience { resolved = resolved?.requesting(audience: audience) }
+        return resolved
     }
 
     /// The channel of this process a ref names: a Channel's own, a flow's entry channel.

@@ -148,7 +148,8 @@ public final class Ingress: Sendable {
     }
 
     private func refuse(_ refusal: IngressRefusal, broker: BrokerRuntime, deferred: DeferredResponse, shard: Int, started: UInt64) {
-        deferred.complete(HTTPResponse(status: refusal.status, headers: IngressAnswers.allow, text: "\(refusal.reason)\n"))
+        let challenge: [(String, String)] = refusal.status.code == 401 ? [("WWW-Authenticate", "Bearer")] : []
+        deferred.complete(HTTPResponse(status: refusal.status, headers: IngressAnswers.allow + challenge, text: "\(refusal.reason)\n"))
         Ingress.record(broker.metrics, shard: shard, started: started, event: nil, status: refusal.status.code)
     }
 

@@ -22,6 +22,8 @@ public struct Destination: Sendable {
     public var location: SourceLocation
     /// `CACerts`: PEM certificates trusted for this destination's TLS, beside the process's.
     public var caCerts: String?
+    /// `audience`: requests to it carry an OIDC token for this audience.
+    public var audience: String?
 }
 
 public enum BackoffPolicy: String, Sendable {

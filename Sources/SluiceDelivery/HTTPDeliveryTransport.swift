@@ -70,6 +70,11 @@ extension DeliveryRequest: HTTPHeaderWriter {
             HTTPBinding.writeTransportHeaders(of: event, into: buffer)
         }
         buffer.append(headerLines)
+        if let audience = url.audience, let token = BearerTokens.shared.token(for: audience) {
+            buffer.append("Authorization: Bearer ")
+            buffer.append(string: token)
+            buffer.append("\r\n")
+        }
         if preferReply { buffer.append("Prefer: reply\r\n") }
     }
 }

@@ -10,8 +10,10 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         let target: String
         let hostHeader: String
         let origin: Origin
+        let audience: String?
 
-        init(scheme: String, host: String, port: Int, target: String, trust: Int = 0) {
+        init(scheme: String, host: String, port: Int, target: String, trust: Int = 0, audience: String? = nil) {
+            self.audience = audience
             self.scheme = scheme
             self.host = host
             self.port = port
@@ -80,7 +82,16 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     /// The same URL whose TLS connections also trust the authorities registered as `trust`
     /// (`TrustedAuthorities`); its connections are pooled apart from the plain URL's.
     public func trusting(_ trust: Int) -> HTTPURL {
-        HTTPURL(parts: Parts(scheme: scheme, host: host, port: port, target: target, trust: trust))
+        HTTPURL(parts: Parts(scheme: scheme, host: host, port: port, target: target, trust: trust, audience: audience))
+    }
+
+    /// The OIDC audience requests to this URL carry a bearer token for (a Knative
+    /// destination's `audience`), or nil.
+    public var audience: String? { parts.audience }
+
+    /// The same URL, its requests carrying a token for `audience`.
+    public func requesting(audience: String) -> HTTPURL {
+        HTTPURL(parts: Parts(scheme: scheme, host: host, port: port, target: target, trust: origin.trust, audience: audience))
     }
 
     private init(parts: Parts) {

@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import SluiceBroker
 import SluiceConfig
+import SluiceDelivery
 import SluiceHTTP
 import SluiceIdentity
 import SluiceIO
@@ -77,6 +78,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         controller.add(kafka)
         controller.add(RabbitmqBridge(controller: controller, group: group, client: client))
         controller.add(PingSources(controller: controller, group: group, client: client))
+        BearerTokens.shared.configure(directory: serve.oidcTokenDir)
         if serve.oidc, let jwks = serve.oidcJwks, let issuer = serve.oidcIssuer {
             do {
                 verifier = try OIDCVerifier(jwksPath: jwks, issuer: issuer)

@@ -89,6 +89,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "The issuer (iss) tokens must name.")
     var oidcIssuer: String?
 
+    @Option(name: .long, help: "Directory of OIDC tokens for deliveries: the file <dir>/<audience> for a destination with an audience.")
+    var oidcTokenDir: String?
+
     @Option(name: .long, help: "Event-loop threads (default: one per core).")
     var loops: Int?
 

@@ -100,16 +100,78 @@ struct OIDCIngressTests {
             let response = try send(id, authorization)
             #expect(response.status == status, "\(id): \(response.status) \(response.body)")
             #expect(response.body.contains(reason), "\(id): \(response.body)")
+            #expect((response.header("www-authenticate") == "Bearer") == (status == 401), "\(id)")
         }
         #expect(eventually(seconds: 5) { subscriber.requests(to: "/all").count == 3 })
         try await Task.sleep(for: .milliseconds(300))
         #expect(Set(subscriber.requests(to: "/all").compactMap(\.eventID)) == ["es256", "cached", "rs256"])
     }
 
-    /// `token` with the last character of its signature changed.
+    @Test("a destination with an audience gets the token file's token, read again when it changes")
+    func tokensOnDelivery() async throws {
+        let directory = temporaryDirectory("oidc")
+        try FileManager.default.createDirectory(atPath: directory + "/tokens/eventing.knative.dev/broker/demo", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (jwks, signer) = try await keys(in: directory)
+        let tokenFile = directory + "/tokens/" + OIDCIngressTests.audience
+        try (try await token(signer)).write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let receiverConfig = try manifestDirectory(["b.yaml": """
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default, namespace: demo}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: all, namespace: demo}
+            spec:
+              broker: default
+              subscriber: {uri: "\(subscriber.url("/b"))"}
+            """])
+        let receiving = try SluiceProcess.serve(config: receiverConfig, memory: true,
+                                                extra: ["--oidc", "--oidc-jwks", jwks, "--oidc-issuer", OIDCIngressTests.issuer])
+        defer { receiving.stop() }
+        let senderConfig = try manifestDirectory(["a.yaml": """
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default, namespace: demo}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: forward, namespace: demo}
+            spec:
+              broker: default
+              subscriber:
+                uri: "http://127.0.0.1:\(receiving.ingressPort)/demo/default"
+                audience: \(OIDCIngressTests.audience)
+              delivery:
+                retry: 0
+                deadLetterSink: {uri: "\(subscriber.url("/dls"))"}
+            """])
+        let sending = try SluiceProcess.serve(config: senderConfig, memory: true, extra: ["--oidc-token-dir", directory + "/tokens"])
+        defer { sending.stop() }
+        let sender = EventSender(port: sending.ingressPort)
+        #expect(try sender.send("/demo/default", id: "with-token").status == 202)
+        #expect(eventually(seconds: 10) { subscriber.requests(to: "/b").count == 1 }, "\(sending.standardError)\n\(receiving.standardError)")
+
+        // The kubelet rotates the file: the next delivery carries the new token (a sender of
+        // another namespace here, which the receiver refuses with 403).
+        try (try await token(signer, subject: "system:serviceaccount:other:sender")).write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(1100))
+        #expect(try sender.send("/demo/default", id: "rotated").status == 202)
+        #expect(eventually(seconds: 10) { subscriber.requests(to: "/dls").count == 1 }, "\(sending.standardError)")
+        #expect(subscriber.requests(to: "/dls").first?.header("ce-knativeerrorcode") == "403")
+        #expect(subscriber.requests(to: "/b").compactMap(\.eventID) == ["with-token"])
+    }
+
+    /// `token` with one character of its signature changed: the tenth from the end, whose six
+    /// bits all count (the last character's low bits are padding, which decoders ignore).
     private func tampered(_ token: String) -> String {
-        let last = token.last == "A" ? "B" : "A"
-        return String(token.dropLast()) + last
+        var characters = Array(token)
+        let index = characters.count - 10
+        characters[index] = characters[index] == "A" ? "B" : "A"
+        return String(characters)
     }
 
     /// A token with `alg: none` and no signature, otherwise valid.

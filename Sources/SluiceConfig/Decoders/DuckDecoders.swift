@@ -22,7 +22,11 @@ extension ResourceDecoder {
         if let caCerts, !caCerts.contains("-----BEGIN CERTIFICATE-----") {
             diagnostics.error(node["CACerts"]?.location ?? node.location, "\(context): CACerts must hold PEM certificates (-----BEGIN CERTIFICATE-----)")
         }
-        return Destination(ref: ref, uri: uri, location: node.location, caCerts: caCerts)
+        let audience = node.string("audience", context: context)
+        if let audience, audience.isEmpty || audience.split(separator: "/").contains("..") {
+            diagnostics.error(node["audience"]?.location ?? node.location, "\(context): audience \"\(audience)\" cannot name a token file")
+        }
+        return Destination(ref: ref, uri: uri, location: node.location, caCerts: caCerts, audience: audience)
     }
 
     static func reference(_ node: YAMLNode, context: String) -> KReference? {
