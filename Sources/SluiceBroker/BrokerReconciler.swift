@@ -1,6 +1,7 @@
 import Logging
 import SluiceConfig
 import SluiceDelivery
+import SluiceFilter
 import SluiceStorage
 
 /// Brokers and channels (`Hub`): opens each one's backend through the factory of its class,
@@ -22,12 +23,22 @@ final class BrokerReconciler {
         self.logger = logger
     }
 
-    /// Problems of brokers and channels that only resolving finds.
+    /// Problems of brokers and channels that only resolving finds, and EventPolicy filters
+    /// that do not compile.
     static func check(_ manifests: ManifestSet, options: DataPlaneOptions) -> [ConfigProblem] {
-        Hub.all(in: manifests).compactMap { hub in
+        let hubs: [ConfigProblem] = Hub.all(in: manifests).compactMap { hub in
             let broker = hub.manifest
             return broker.delivery?.deadLetterSink.flatMap { DestinationResolver.problem($0, namespace: broker.meta.namespace, manifests: manifests, options: options) }
         }
+        let policies: [ConfigProblem] = manifests.eventPolicies.compactMap { policy in
+            do throws(FilterCompiler.Problem) {
+                _ = try SenderPolicy.compile(policy.filters)
+                return nil
+            } catch {
+                return ConfigProblem(location: error.location, message: "EventPolicy \(policy.meta.namespace)/\(policy.meta.name): \(error.message)")
+            }
+        }
+        return hubs + policies
     }
 
     /// Opens the backends of hubs that have none yet; the first failure stops it.
@@ -80,7 +91,9 @@ final class BrokerReconciler {
             let (intake, queues) = backend.bind(triggers: plans.map { TriggerBinding(key: $0.key, filter: $0.filter, ordered: $0.ordered) },
                                                 metrics: brokerMetrics)
             built.queues[key] = queues
-            built.runtimes[key] = BrokerRuntime(kind: hub.kind, namespace: broker.meta.namespace, name: broker.meta.name, audience: hub.audience, backend: backend,
+            built.runtimes[key] = BrokerRuntime(kind: hub.kind, namespace: broker.meta.namespace, name: broker.meta.name, audience: hub.audience,
+                                                senderPolicy: SenderPolicy(group: hub.group, kind: hub.resourceKind, meta: broker.meta, manifests: manifests),
+                                                backend: backend,
                                                 intake: intake, metrics: brokerMetrics)
         }
         for (key, gone) in backends where built.runtimes[key] == nil {

@@ -11,12 +11,15 @@ public final class BrokerRuntime: Sendable {
     public let name: String
     /// Its OIDC audience (`eventing.knative.dev/broker/<ns>/<name>`, ...).
     public let audience: String
+    /// What authenticated senders may post to it (`--oidc`).
+    public let senderPolicy: SenderPolicy
     public let backend: any BrokerBackend
     let intake: any BrokerIntake
     public let metrics: BrokerMetrics
 
-    init(kind: HubKind, namespace: String, name: String, audience: String, backend: any BrokerBackend, intake: any BrokerIntake,
-         metrics: BrokerMetrics) {
+    init(kind: HubKind, namespace: String, name: String, audience: String, senderPolicy: SenderPolicy, backend: any BrokerBackend,
+         intake: any BrokerIntake, metrics: BrokerMetrics) {
+        self.senderPolicy = senderPolicy
         self.kind = kind
         self.namespace = namespace
         self.name = name

@@ -16,8 +16,13 @@ struct Hub {
     let kind: HubKind
     /// For a channel: its metadata and delivery in a broker's shape.
     let manifest: BrokerManifest
+    /// Its API group and kind (`eventing.knative.dev` Broker, `messaging.knative.dev`
+    /// InMemoryChannel, ...): what OIDC audiences and EventPolicies name it by.
+    let group: String
+    let resourceKind: String
+
     /// Its OIDC audience as Knative computes it: `<group>/<kind>/<namespace>/<name>`, lower-cased.
-    let audience: String
+    var audience: String { "\(group)/\(resourceKind)/\(manifest.meta.namespace)/\(manifest.meta.name)".lowercased() }
 
     /// "namespace/name" for brokers (the ingress path), "channel:namespace/name" for channels.
     var key: String { Hub.key(kind, namespace: manifest.meta.namespace, name: manifest.meta.name) }
@@ -35,16 +40,12 @@ struct Hub {
 
     /// Every broker, then every channel (declared or made for a flow) of `manifests`.
     static func all(in manifests: ManifestSet) -> [Hub] {
-        manifests.brokers.map { Hub(kind: .broker, manifest: $0, audience: audience("eventing.knative.dev", "Broker", $0.meta)) }
+        manifests.brokers.map { Hub(kind: .broker, manifest: $0, group: "eventing.knative.dev", resourceKind: "Broker") }
             + manifests.channels.map { channel in
                 // A KafkaChannel is served by the Kafka class's backend, as a Kafka-class broker.
                 Hub(kind: .channel, manifest: BrokerManifest(meta: channel.meta, brokerClass: channel.kafka == nil ? nil : KafkaBrokerSettings.brokerClass,
                                                              delivery: channel.delivery, config: nil, kafka: channel.kafka),
-                    audience: audience("messaging.knative.dev", channel.kind, channel.meta))
+                    group: "messaging.knative.dev", resourceKind: channel.kind)
             }
-    }
-
-    private static func audience(_ group: String, _ kind: String, _ meta: ObjectMeta) -> String {
-        "\(group)/\(kind)/\(meta.namespace)/\(meta.name)".lowercased()
     }
 }

@@ -15,8 +15,8 @@ import SluiceStorage
 public final class Ingress: Sendable {
     let controller: DataPlaneController
     let states: [LoopState]
-    /// Who may post (OIDC sender identity); nil: anyone who reaches the port.
-    let authorizer: (any IngressAuthorizer)?
+    /// Who is posting (OIDC sender identity); nil: anyone who reaches the port may post.
+    let authenticator: (any IngressAuthenticator)?
     let logger = Logger(label: "sluice.ingress")
 
     /// What each loop keeps for the requests it serves: decoding scratch and its own
@@ -38,9 +38,9 @@ public final class Ingress: Sendable {
         }
     }
 
-    public init(controller: DataPlaneController, group: EventLoopGroup, authorizer: (any IngressAuthorizer)? = nil) {
+    public init(controller: DataPlaneController, group: EventLoopGroup, authenticator: (any IngressAuthenticator)? = nil) {
         self.controller = controller
-        self.authorizer = authorizer
+        self.authenticator = authenticator
         let states = group.loops.map { _ in LoopState() }
         self.states = states
         controller.onChange { plane in
@@ -119,17 +119,23 @@ public final class Ingress: Sendable {
             return
         }
         let deferred = responder.deferResponse()
-        guard let authorizer else { return store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started) }
-        let decision = authorizer.authorize(authorization: request.headerString("authorization"), audience: broker.audience,
-                                            namespace: broker.namespace) { [self] refusal in
-            loop.execute { [self] in
-                guard let refusal else { return store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started) }
-                refuse(refusal, broker: broker, deferred: deferred, shard: shard, started: started)
+        guard let authenticator else { return store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started) }
+        // Who sent it, then what that sender may post here; answered on this loop either way.
+        let decide: @Sendable (Result<String, IngressRefusal>) -> Void = { [self] sender in
+            let refusal: IngressRefusal?
+            switch sender {
+            case .success(let subject): refusal = broker.senderPolicy.refusal(subject: subject, events: events)
+            case .failure(let failure): refusal = failure
             }
+            if let refusal { return refuse(refusal, broker: broker, deferred: deferred, shard: shard, started: started) }
+            store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started)
         }
-        switch decision {
-        case .allowed: store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started)
-        case .refused(let refusal): refuse(refusal, broker: broker, deferred: deferred, shard: shard, started: started)
+        let authentication = authenticator.authenticate(authorization: request.headerString("authorization"), audience: broker.audience) { sender in
+            loop.execute { decide(sender) }
+        }
+        switch authentication {
+        case .sender(let subject): decide(.success(subject))
+        case .refused(let refusal): decide(.failure(refusal))
         case .pending: break
         }
     }

@@ -1,23 +1,24 @@
 import SluiceHTTP
 
-/// Decides whether a request may post events to a broker or channel: sender identity (OIDC)
-/// and, later, EventPolicy. The ingress asks after decoding a request's events and before
-/// storing them, so nothing is stored for a refused request.
-public protocol IngressAuthorizer: Sendable {
-    /// Decides at once when it can (a token seen before); otherwise returns `.pending` and
-    /// calls `completion` later, from any thread, with nil (allowed) or the refusal.
-    func authorize(authorization: String?, audience: String, namespace: String,
-                   completion: @escaping @Sendable (IngressRefusal?) -> Void) -> IngressDecision
+/// Finds out who sent a request (OIDC sender identity). The ingress asks after decoding a
+/// request's events and before storing them; what the sender may do is then the target's
+/// EventPolicies' to say (`EventPolicies`), so nothing is stored for a refused request.
+public protocol IngressAuthenticator: Sendable {
+    /// Answers at once when it can (a token seen before); otherwise returns `.pending` and
+    /// calls `completion` later, from any thread.
+    func authenticate(authorization: String?, audience: String,
+                      completion: @escaping @Sendable (Result<String, IngressRefusal>) -> Void) -> Authentication
 }
 
-public enum IngressDecision: Sendable {
-    case allowed
+public enum Authentication: Sendable {
+    /// The sender's subject (`system:serviceaccount:<ns>:<name>`).
+    case sender(String)
     case refused(IngressRefusal)
     case pending
 }
 
-/// Why a request was refused: 401 for a missing or bad token, 403 for a sender that is not
-/// allowed.
+/// Why a request was refused: 401 for a missing or bad token, 403 for a sender or event that
+/// is not allowed.
 public struct IngressRefusal: Error, Sendable, Equatable {
     public let status: HTTPStatus
     public let reason: String

@@ -56,13 +56,14 @@ enum ManifestKinds {
         Kind(group: "flows.knative.dev", name: "Parallel") { document, set in
             if let parallel = ResourceDecoder.parallel(document) { set.parallels.append(parallel) }
         },
+        Kind(group: "eventing.knative.dev", name: "EventPolicy") { document, set in
+            if let policy = ResourceDecoder.eventPolicy(document) { set.eventPolicies.append(policy) }
+        },
     ]
 
     /// Kinds the product serves in a later version: skipped with a warning that says so
     /// (rather than "unknown kind"), so a user knows their manifest was read correctly.
-    static let planned: Set<String> = [
- "eventing.knative.dev/EventPolicy",
-    ]
+    static let planned: Set<String> = []
 
     private static let byKey: [String: Kind] = Dictionary(served.map { ("\($0.group)/\($0.name)", $0) }) { first, _ in first }
 

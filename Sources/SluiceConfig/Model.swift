@@ -134,6 +134,7 @@ public struct ManifestSet: Sendable {
     public var sequences: [SequenceManifest] = []
     public var parallels: [ParallelManifest] = []
     public var pingSources: [PingSourceManifest] = []
+    public var eventPolicies: [EventPolicyManifest] = []
     public var brokerDefaults = BrokerDefaults()
     public var warnings: [ConfigProblem] = []
 

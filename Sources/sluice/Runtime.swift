@@ -89,7 +89,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         } else {
             verifier = nil
         }
-        let ingressHandler = Ingress(controller: controller, group: group, authorizer: verifier.map(OIDCIngressAuthorizer.init))
+        let ingressHandler = Ingress(controller: controller, group: group, authenticator: verifier.map(OIDCIngressAuthenticator.init))
         do throws(StorageError) {
             try controller.openStores(for: manifests)
         } catch {

@@ -2,28 +2,30 @@ import SluiceBroker
 import SluiceIdentity
 
 /// `--oidc`: the ingress takes events only with an `Authorization: Bearer` token that the
-/// verifier accepts for the target's audience (401 otherwise). With no EventPolicy (not read
-/// yet), only service accounts of the target's namespace may post, as in Knative (403 for
-/// others).
-final class OIDCIngressAuthorizer: IngressAuthorizer {
+/// verifier accepts for the target's audience (401 otherwise); the target's EventPolicies then
+/// decide what the sender may post.
+final class OIDCIngressAuthenticator: IngressAuthenticator {
     let verifier: OIDCVerifier
 
     init(verifier: OIDCVerifier) {
         self.verifier = verifier
     }
 
-    func authorize(authorization: String?, audience: String, namespace: String,
-                   completion: @escaping @Sendable (IngressRefusal?) -> Void) -> IngressDecision {
-        guard let token = OIDCIngressAuthorizer.bearerToken(authorization) else {
+    func authenticate(authorization: String?, audience: String,
+                      completion: @escaping @Sendable (Result<String, IngressRefusal>) -> Void) -> Authentication {
+        guard let token = OIDCIngressAuthenticator.bearerToken(authorization) else {
             return .refused(.unauthenticated(OIDCFailure.missingToken.description))
         }
         if let known = verifier.cached(token, audience: audience) {
-            return OIDCIngressAuthorizer.refusal(known, namespace: namespace).map(IngressDecision.refused) ?? .allowed
+            switch known {
+            case .success(let sender): return .sender(sender.subject)
+            case .failure(let failure): return .refused(.unauthenticated(failure.description))
+            }
         }
         let verifier = self.verifier
         Task {
             let result = await verifier.verify(token, audience: audience)
-            completion(OIDCIngressAuthorizer.refusal(result, namespace: namespace))
+            completion(result.map(\.subject).mapError { .unauthenticated($0.description) })
         }
         return .pending
     }
@@ -38,16 +40,5 @@ final class OIDCIngressAuthorizer: IngressAuthorizer {
         while bytes.first == 0x20 { bytes = bytes.dropFirst() }
         while bytes.last == 0x20 { bytes = bytes.dropLast() }
         return bytes.isEmpty ? nil : String(Substring(bytes))
-    }
-
-    private static func refusal(_ result: Result<SenderIdentity, OIDCFailure>, namespace: String) -> IngressRefusal? {
-        switch result {
-        case .failure(let failure):
-            return .unauthenticated(failure.description)
-        case .success(let sender) where !sender.subject.hasPrefix("system:serviceaccount:\(namespace):"):
-            return .forbidden("sender \(sender.subject) may not post here: with no EventPolicy only service accounts of namespace \(namespace) may")
-        case .success:
-            return nil
-        }
     }
 }

@@ -107,6 +107,81 @@ struct OIDCIngressTests {
         #expect(Set(subscriber.requests(to: "/all").compactMap(\.eventID)) == ["es256", "cached", "rs256"])
     }
 
+    @Test("EventPolicies decide which senders may post which events: from patterns, filters, and no default once one applies")
+    func eventPolicies() async throws {
+        let directory = temporaryDirectory("oidc")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (jwks, signer) = try await keys(in: directory)
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        let config = try manifestDirectory(["all.yaml": """
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default, namespace: demo}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: open, namespace: demo}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: all, namespace: demo}
+            spec:
+              broker: default
+              subscriber: {uri: "\(subscriber.url("/all"))"}
+            ---
+            apiVersion: eventing.knative.dev/v1alpha1
+            kind: EventPolicy
+            metadata: {name: partners, namespace: demo}
+            spec:
+              to:
+                - ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}
+              from:
+                - sub: "system:serviceaccount:partners:*"
+                - ref: {apiVersion: v1, kind: ServiceAccount, name: auditor, namespace: audit}
+              filters:
+                - cesql: "type = 'order.created' OR source LIKE '/audit/%'"
+            """])
+        let sluice = try SluiceProcess.serve(config: config, memory: true,
+                                             extra: ["--oidc", "--oidc-jwks", jwks, "--oidc-issuer", OIDCIngressTests.issuer])
+        defer { sluice.stop() }
+        let sender = EventSender(port: sluice.ingressPort)
+        func send(_ id: String, subject: String, type: String, broker: String = "default") async throws -> EventSender.Response {
+            let token = try await token(signer, subject: subject, audience: "eventing.knative.dev/broker/demo/\(broker)")
+            return try sender.send("/demo/\(broker)", id: id, type: type, headers: [("Authorization", "Bearer \(token)")])
+        }
+        #expect(try await send("partner", subject: "system:serviceaccount:partners:shop", type: "order.created").status == 202)
+        #expect(try await send("auditor", subject: "system:serviceaccount:audit:auditor", type: "order.created").status == 202)
+        let filtered = try await send("filtered", subject: "system:serviceaccount:partners:shop", type: "order.deleted")
+        #expect(filtered.status == 403 && filtered.body.contains("do not match the filters"), "\(filtered.body)")
+        // A policy covers the broker: its own namespace's senders are no longer allowed by default.
+        let local = try await send("local", subject: "system:serviceaccount:demo:sender", type: "order.created")
+        #expect(local.status == 403 && local.body.contains("no EventPolicy allows"), "\(local.body)")
+        // No policy covers "open": the default (same namespace only) applies there.
+        #expect(try await send("open", subject: "system:serviceaccount:demo:sender", type: "x", broker: "open").status == 202)
+        #expect(try await send("open-other", subject: "system:serviceaccount:partners:shop", type: "x", broker: "open").status == 403)
+        #expect(eventually(seconds: 5) { subscriber.requests(to: "/all").count == 2 })
+        #expect(Set(subscriber.requests(to: "/all").compactMap(\.eventID)) == ["partner", "auditor"])
+    }
+
+    @Test("validate reports an EventPolicy whose filter does not compile")
+    func validateEventPolicies() throws {
+        let config = try manifestDirectory(["p.yaml": """
+            apiVersion: eventing.knative.dev/v1alpha1
+            kind: EventPolicy
+            metadata: {name: p, namespace: demo}
+            spec:
+              from:
+                - sub: "system:serviceaccount:demo:*"
+              filters:
+                - cesql: "type = "
+            """])
+        let validate = try SluiceProcess(["validate", "--config", config])
+        #expect(validate.waitForExit() == 1)
+        #expect(validate.standardError.contains("p.yaml:8: EventPolicy demo/p: cesql:"), "\(validate.standardError)")
+    }
+
     @Test("a destination with an audience gets the token file's token, read again when it changes")
     func tokensOnDelivery() async throws {
         let directory = temporaryDirectory("oidc")

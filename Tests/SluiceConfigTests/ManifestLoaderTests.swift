@@ -222,7 +222,6 @@ struct ManifestParsingTests {
 
     @Test(arguments: [
         ("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n", "unknown kind Widget (example.com/v1); skipped"),
-        ("apiVersion: eventing.knative.dev/v1alpha1\nkind: EventPolicy\nmetadata:\n  name: p\n", "EventPolicy (eventing.knative.dev/v1alpha1) is not served"),
     ])
     func unknownKindsAreSkippedWithAWarning(document: String, warning: String) throws {
         let yaml = broker + "# skipped\n" + document
