@@ -245,11 +245,12 @@ let package = Package(
         .testTarget(name: "SluiceCloudEventsHTTPTests", dependencies: ["SluiceCloudEventsHTTP", "SluiceCloudEvents", "SluiceHTTP"],
                     swiftSettings: strict),
         // What the end-to-end tests share: the `sluice` process harness, a recording subscriber.
-        .target(name: "SluiceTestSupport", dependencies: ["SluiceHTTP", "SluiceIO"], path: "Tests/SluiceTestSupport", swiftSettings: strict),
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceHTTP", "SluiceIO", .product(name: "JWTKit", package: "jwt-kit")], path: "Tests/SluiceTestSupport",
+                swiftSettings: strict),
         // Runs the built `sluice` binary (serve, probes, signals, exit codes).
         // (no dependency on the executable target: linking it into a test bundle would drag its
         // static-stdlib link flags along; `swift build --build-tests` builds it beside the tests)
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport", .product(name: "JWTKit", package: "jwt-kit")], swiftSettings: strict),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
         .testTarget(name: "SluiceKafkaBridgeTests", dependencies: ["SluiceKafkaBridge"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsAMQPTests", dependencies: ["SluiceCloudEventsAMQP", "SluiceCloudEvents"], swiftSettings: strict),
         .testTarget(name: "SluiceRabbitMQBridgeTests", dependencies: ["SluiceRabbitMQBridge"], swiftSettings: strict),

@@ -15,8 +15,8 @@ import SluiceStorage
 public final class Ingress: Sendable {
     let controller: DataPlaneController
     let states: [LoopState]
-    /// Who is posting (OIDC sender identity); nil: anyone who reaches the port may post.
-    let authenticator: (any IngressAuthenticator)?
+    /// Who may post (OIDC sender identity and EventPolicy); open without an authenticator.
+    let gate: IngressGate
     let logger = Logger(label: "sluice.ingress")
 
     /// What each loop keeps for the requests it serves: decoding scratch and its own
@@ -40,7 +40,7 @@ public final class Ingress: Sendable {
 
     public init(controller: DataPlaneController, group: EventLoopGroup, authenticator: (any IngressAuthenticator)? = nil) {
         self.controller = controller
-        self.authenticator = authenticator
+        gate = IngressGate(authenticator: authenticator)
         let states = group.loops.map { _ in LoopState() }
         self.states = states
         controller.onChange { plane in
@@ -119,24 +119,14 @@ public final class Ingress: Sendable {
             return
         }
         let deferred = responder.deferResponse()
-        guard let authenticator else { return store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started) }
-        // Who sent it, then what that sender may post here; answered on this loop either way.
-        let decide: @Sendable (Result<String, IngressRefusal>) -> Void = { [self] sender in
-            let refusal: IngressRefusal?
-            switch sender {
-            case .success(let subject): refusal = broker.senderPolicy.refusal(subject: subject, events: events)
-            case .failure(let failure): refusal = failure
-            }
-            if let refusal { return refuse(refusal, broker: broker, deferred: deferred, shard: shard, started: started) }
+        // Open ingress: no closures for the gate on the hot path.
+        guard gate.authenticator != nil else { return store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started) }
+        gate.check(authorization: request.headerString("authorization"), audience: broker.audience, policy: broker.senderPolicy, events: events,
+                   loop: loop) { [self] in
             store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started)
-        }
-        let authentication = authenticator.authenticate(authorization: request.headerString("authorization"), audience: broker.audience) { sender in
-            loop.execute { decide(sender) }
-        }
-        switch authentication {
-        case .sender(let subject): decide(.success(subject))
-        case .refused(let refusal): decide(.failure(refusal))
-        case .pending: break
+        } refused: { refusal in
+            deferred.complete(IngressGate.answer(refusal))
+            Ingress.record(broker.metrics, shard: shard, started: started, event: nil, status: refusal.status.code)
         }
     }
 
@@ -151,12 +141,6 @@ public final class Ingress: Sendable {
             deferred.complete(answer)
             Ingress.record(broker.metrics, shard: shard, started: started, event: first, status: answer.status.code)
         }
-    }
-
-    private func refuse(_ refusal: IngressRefusal, broker: BrokerRuntime, deferred: DeferredResponse, shard: Int, started: UInt64) {
-        let challenge: [(String, String)] = refusal.status.code == 401 ? [("WWW-Authenticate", "Bearer")] : []
-        deferred.complete(HTTPResponse(status: refusal.status, headers: IngressAnswers.allow + challenge, text: "\(refusal.reason)\n"))
-        Ingress.record(broker.metrics, shard: shard, started: started, event: nil, status: refusal.status.code)
     }
 
     /// Knative's ingress measure: how long the request took, by event type and status.

@@ -18,7 +18,7 @@ public struct SenderPolicy: Sendable {
 
     /// The policies of `manifests` that cover the resource of `group` and `kind` described by
     /// `meta`; filters that do not compile (which `check` reports) never match.
-    init(group: String, kind: String, meta: ObjectMeta, manifests: ManifestSet) {
+    public init(group: String, kind: String, meta: ObjectMeta, manifests: ManifestSet) {
         namespace = meta.namespace
         let covering = manifests.eventPolicies.filter { policy in
             policy.meta.namespace == meta.namespace
@@ -31,7 +31,7 @@ public struct SenderPolicy: Sendable {
     }
 
     /// Nil when `subject` may post `events`, else why not.
-    func refusal(subject: String, events: [CloudEvent]) -> IngressRefusal? {
+    public func refusal(subject: String, events: [CloudEvent]) -> IngressRefusal? {
         guard let rules else {
             if subject.hasPrefix("system:serviceaccount:\(namespace):") { return nil }
             return .forbidden("sender \(subject) may not post here: with no EventPolicy only service accounts of namespace \(namespace) may")

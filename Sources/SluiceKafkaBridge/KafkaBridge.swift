@@ -24,12 +24,14 @@ public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `s
     /// shutdown or when a reload replaces it.
     private let grace: Duration = .seconds(5)
 
-    public init(controller: DataPlaneController, group: EventLoopGroup, client: HTTPClient, logger: Logger = Logger(label: "sluice.kafka")) {
+    /// `authenticator`: who may post to KafkaSinks (`--oidc`); nil: anyone who reaches the port.
+    public init(controller: DataPlaneController, group: EventLoopGroup, client: HTTPClient, authenticator: (any IngressAuthenticator)? = nil,
+                logger: Logger = Logger(label: "sluice.kafka")) {
         self.controller = controller
         loops = group.loops
         deliverers = Deliverer.http(client: client, loops: group.loops)
         self.logger = logger
-        ingress = KafkaSinkIngress(loops: group.loops)
+        ingress = KafkaSinkIngress(loops: group.loops, authenticator: authenticator)
     }
 
     public static func check(_ manifests: ManifestSet, options: DataPlaneOptions) -> [ConfigProblem] {
@@ -75,7 +77,12 @@ public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `s
             }
         }
         sinks.withLock { $0 = live }
-        ingress.publish(live, loops: loops)
+        // Policies follow every reload, even for a sink whose producers were kept.
+        ingress.publish(live.mapValues { runtime in
+            let meta = runtime.manifest.meta
+            return KafkaSinkIngress.Served(runtime: runtime, audience: "eventing.knative.dev/kafkasink/\(meta.namespace)/\(meta.name)",
+                                           policy: SenderPolicy(group: "eventing.knative.dev", kind: "KafkaSink", meta: meta, manifests: manifests))
+        }, loops: loops)
         for (key, old) in current where live[key] !== old {
             if live[key] == nil { old.metrics.release() }
             old.close(timeout: grace) {}

@@ -11,24 +11,34 @@ import SluiceIO
 /// `Retry-After` when Kafka is unreachable or the producer's queue is full.
 final class KafkaSinkIngress: Sendable {
     private let states: [LoopState]
+    /// Who may post (`--oidc`): the sink's audience is `eventing.knative.dev/kafkasink/<ns>/<name>`.
+    private let gate: IngressGate
+
+    /// A sink as the ingress serves it: its producers, and what senders may post to it.
+    struct Served: Sendable {
+        let runtime: KafkaSinkRuntime
+        let audience: String
+        let policy: SenderPolicy
+    }
 
     /// What each loop keeps: its decoder and its own copy of the sinks (published through
     /// `loop.execute`, so a request takes no lock).
     final class LoopState: @unchecked Sendable {
         var decoder = HTTPEventDecoder()
-        var sinks: [String: KafkaSinkRuntime] = [:]
+        var sinks: [String: Served] = [:]
     }
 
     static let unreachable = PreparedResponse(status: .serviceUnavailable,
                                               headers: IngressAnswers.allow + [("Retry-After", "1"), ("Content-Type", "text/plain")],
                                               body: Array("Kafka is unreachable; retry later\n".utf8))
 
-    init(loops: [EventLoop]) {
+    init(loops: [EventLoop], authenticator: (any IngressAuthenticator)?) {
         states = loops.map { _ in LoopState() }
+        gate = IngressGate(authenticator: authenticator)
     }
 
     /// Makes `sinks` the ones every loop serves.
-    func publish(_ sinks: [String: KafkaSinkRuntime], loops: [EventLoop]) {
+    func publish(_ sinks: [String: Served], loops: [EventLoop]) {
         for (loop, state) in zip(loops, states) {
             loop.execute { state.sinks = sinks }
         }
@@ -52,9 +62,10 @@ final class KafkaSinkIngress: Sendable {
         let shard = responder.loop.index
         let state = states[shard]
         let key = "\(request.parameterString(0))/\(request.parameterString(1))"
-        guard let sink = state.sinks[key] else {
+        guard let served = state.sinks[key] else {
             return responder.respond(status: .notFound, headers: IngressAnswers.allow, text: "KafkaSink \(key) not found\n")
         }
+        let sink = served.runtime
         let events: [CloudEvent]
         do {
             events = try state.decoder.decode(request, keepTransportHeader: { _ in false })
@@ -65,6 +76,17 @@ final class KafkaSinkIngress: Sendable {
         }
         if events.isEmpty { return responder.respond(IngressAnswers.accepted) }
         let deferred = responder.deferResponse()
+        guard gate.authenticator != nil else { return KafkaSinkIngress.produce(events, to: sink, shard: shard, deferred: deferred) }
+        gate.check(authorization: request.headerString("authorization"), audience: served.audience, policy: served.policy, events: events,
+                   loop: responder.loop) {
+            KafkaSinkIngress.produce(events, to: sink, shard: shard, deferred: deferred)
+        } refused: { refusal in
+            deferred.complete(IngressGate.answer(refusal))
+        }
+    }
+
+    /// Answers 202 once Kafka acknowledged every record, or 503 with why not.
+    private static func produce(_ events: [CloudEvent], to sink: KafkaSinkRuntime, shard: Int, deferred: DeferredResponse) {
         sink.produce(events, shard: shard) { error in
             guard let error else { return deferred.complete(IngressAnswers.accepted) }
             deferred.complete(error.isRetriable ? KafkaSinkIngress.unreachable

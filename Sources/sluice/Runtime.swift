@@ -74,10 +74,6 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         controller = DataPlaneController(options: options, group: group, client: client) { classes in
             classes.register(KafkaBrokerSettings.brokerClass, KafkaBrokerFactory(loops: loops, metricsFactory: options.metricsFactory))
         }
-        let kafka = KafkaBridge(controller: controller, group: group, client: client)
-        controller.add(kafka)
-        controller.add(RabbitmqBridge(controller: controller, group: group, client: client))
-        controller.add(PingSources(controller: controller, group: group, client: client))
         BearerTokens.shared.configure(directory: serve.oidcTokenDir)
         if serve.oidc, let jwks = serve.oidcJwks, let issuer = serve.oidcIssuer {
             do {
@@ -89,7 +85,12 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         } else {
             verifier = nil
         }
-        let ingressHandler = Ingress(controller: controller, group: group, authenticator: verifier.map(OIDCIngressAuthenticator.init))
+        let authenticator = verifier.map(OIDCIngressAuthenticator.init)
+        let kafka = KafkaBridge(controller: controller, group: group, client: client, authenticator: authenticator)
+        controller.add(kafka)
+        controller.add(RabbitmqBridge(controller: controller, group: group, client: client))
+        controller.add(PingSources(controller: controller, group: group, client: client))
+        let ingressHandler = Ingress(controller: controller, group: group, authenticator: authenticator)
         do throws(StorageError) {
             try controller.openStores(for: manifests)
         } catch {

@@ -1,5 +1,4 @@
 import Foundation
-import JWTKit
 import SluiceTestSupport
 import Testing
 
@@ -8,56 +7,15 @@ import Testing
 /// test (jwt-kit signs; openssl makes the RSA key).
 @Suite("OIDC sender identity", .serialized)
 struct OIDCIngressTests {
-    struct Claims: JWTPayload {
-        var iss: IssuerClaim
-        var sub: SubjectClaim
-        var aud: AudienceClaim
-        var exp: ExpirationClaim
-        var nbf: NotBeforeClaim?
-
-        func verify(using algorithm: some JWTAlgorithm) async throws {}
-    }
-
-    static let issuer = "https://issuer.example"
+    static let issuer = TestIssuer.issuer
     static let audience = "eventing.knative.dev/broker/demo/default"
-
-    /// An ES256 key ("ec") and an RS256 key ("rsa") in a JWKS file, and a collection that signs
-    /// with them.
-    private func keys(in directory: String) async throws -> (jwks: String, signer: JWTKeyCollection) {
-        let ec = ES256PrivateKey()
-        let pem = directory + "/rsa.pem"
-        let made = try runProgram("/usr/bin/openssl", ["genrsa", "-out", pem, "2048"])
-        #expect(made.status == 0, "\(made.error)")
-        let rsa = try Insecure.RSA.PrivateKey(pem: String(contentsOfFile: pem, encoding: .utf8))
-        let (modulus, exponent) = try rsa.publicKey.getKeyPrimitives()
-        let (x, y) = try #require(ec.publicKey.parameters)
-        let jwks = """
-            {"keys": [
-              {"kty": "EC", "crv": "P-256", "x": "\(x)", "y": "\(y)", "alg": "ES256", "kid": "ec", "use": "sig"},
-              {"kty": "RSA", "n": "\(modulus.base64URL)", "e": "\(exponent.base64URL)", "alg": "RS256", "kid": "rsa", "use": "sig"}
-            ]}
-            """
-        let path = directory + "/jwks.json"
-        try jwks.write(toFile: path, atomically: true, encoding: .utf8)
-        let signer = JWTKeyCollection()
-        await signer.add(ecdsa: ec, kid: "ec")
-        await signer.add(rsa: rsa, digestAlgorithm: .sha256, kid: "rsa")
-        return (path, signer)
-    }
-
-    private func token(_ signer: JWTKeyCollection, kid: String = "ec", issuer: String = issuer, subject: String = "system:serviceaccount:demo:sender",
-                       audience: String = audience, expires: TimeInterval = 300) async throws -> String {
-        let claims = Claims(iss: IssuerClaim(value: issuer), sub: SubjectClaim(value: subject), aud: AudienceClaim(value: [audience]),
-                            exp: ExpirationClaim(value: Date().addingTimeInterval(expires)), nbf: nil)
-        return try await signer.sign(claims, kid: JWKIdentifier(string: kid))
-    }
 
     @Test("valid tokens pass (again from the cache); bad ones get 401, other namespaces 403, and nothing refused is stored")
     func tokens() async throws {
         let directory = temporaryDirectory("oidc")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (jwks, signer) = try await keys(in: directory)
+        let issuer = try await TestIssuer(directory: directory)
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
         let config = try manifestDirectory(["all.yaml": """
@@ -73,28 +31,28 @@ struct OIDCIngressTests {
               subscriber: {uri: "\(subscriber.url("/all"))"}
             """])
         let sluice = try SluiceProcess.serve(config: config, memory: true,
-                                             extra: ["--oidc", "--oidc-jwks", jwks, "--oidc-issuer", OIDCIngressTests.issuer])
+                                             extra: issuer.serveArguments)
         defer { sluice.stop() }
         let sender = EventSender(port: sluice.ingressPort)
         func send(_ id: String, _ authorization: String?) throws -> EventSender.Response {
             try sender.send("/demo/default", id: id, headers: authorization.map { [("Authorization", $0)] } ?? [])
         }
 
-        let valid = try await token(signer)
+        let valid = try await issuer.token(audience: OIDCIngressTests.audience)
         #expect(try send("es256", "Bearer \(valid)").status == 202)
         #expect(try send("cached", "bearer \(valid)").status == 202)
-        #expect(try send("rs256", "Bearer \(try await token(signer, kid: "rsa"))").status == 202)
+        #expect(try send("rs256", "Bearer \(try await issuer.token(kid: "rsa", audience: OIDCIngressTests.audience))").status == 202)
 
         let refused: [(String, String?, Int, String)] = [
             ("missing", nil, 401, "missing Authorization"),
             ("not-bearer", "Basic dXNlcjpwYXNz", 401, "missing Authorization"),
-            ("expired", "Bearer \(try await token(signer, expires: -120))", 401, "expired"),
-            ("audience", "Bearer \(try await token(signer, audience: "eventing.knative.dev/broker/demo/other"))", 401, "audience"),
-            ("issuer", "Bearer \(try await token(signer, issuer: "https://elsewhere.example"))", 401, "issuer"),
+            ("expired", "Bearer \(try await issuer.token(audience: OIDCIngressTests.audience, expires: -120))", 401, "expired"),
+            ("audience", "Bearer \(try await issuer.token(audience: "eventing.knative.dev/broker/demo/other"))", 401, "audience"),
+            ("issuer", "Bearer \(try await issuer.token(issuer: "https://elsewhere.example", audience: OIDCIngressTests.audience))", 401, "issuer"),
             ("signature", "Bearer \(tampered(valid))", 401, "invalid token"),
             ("none", "Bearer \(unsigned())", 401, "invalid token"),
             ("garbage", "Bearer not.a.jwt", 401, "invalid token"),
-            ("namespace", "Bearer \(try await token(signer, subject: "system:serviceaccount:other:sender"))", 403, "may not post here"),
+            ("namespace", "Bearer \(try await issuer.token(subject: "system:serviceaccount:other:sender", audience: OIDCIngressTests.audience))", 403, "may not post here"),
         ]
         for (id, authorization, status, reason) in refused {
             let response = try send(id, authorization)
@@ -112,7 +70,7 @@ struct OIDCIngressTests {
         let directory = temporaryDirectory("oidc")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (jwks, signer) = try await keys(in: directory)
+        let issuer = try await TestIssuer(directory: directory)
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
         let config = try manifestDirectory(["all.yaml": """
@@ -144,11 +102,11 @@ struct OIDCIngressTests {
                 - cesql: "type = 'order.created' OR source LIKE '/audit/%'"
             """])
         let sluice = try SluiceProcess.serve(config: config, memory: true,
-                                             extra: ["--oidc", "--oidc-jwks", jwks, "--oidc-issuer", OIDCIngressTests.issuer])
+                                             extra: issuer.serveArguments)
         defer { sluice.stop() }
         let sender = EventSender(port: sluice.ingressPort)
         func send(_ id: String, subject: String, type: String, broker: String = "default") async throws -> EventSender.Response {
-            let token = try await token(signer, subject: subject, audience: "eventing.knative.dev/broker/demo/\(broker)")
+            let token = try await issuer.token(subject: subject, audience: "eventing.knative.dev/broker/demo/\(broker)")
             return try sender.send("/demo/\(broker)", id: id, type: type, headers: [("Authorization", "Bearer \(token)")])
         }
         #expect(try await send("partner", subject: "system:serviceaccount:partners:shop", type: "order.created").status == 202)
@@ -187,9 +145,9 @@ struct OIDCIngressTests {
         let directory = temporaryDirectory("oidc")
         try FileManager.default.createDirectory(atPath: directory + "/tokens/eventing.knative.dev/broker/demo", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (jwks, signer) = try await keys(in: directory)
+        let issuer = try await TestIssuer(directory: directory)
         let tokenFile = directory + "/tokens/" + OIDCIngressTests.audience
-        try (try await token(signer)).write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try (try await issuer.token(audience: OIDCIngressTests.audience)).write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
         let receiverConfig = try manifestDirectory(["b.yaml": """
@@ -205,7 +163,7 @@ struct OIDCIngressTests {
               subscriber: {uri: "\(subscriber.url("/b"))"}
             """])
         let receiving = try SluiceProcess.serve(config: receiverConfig, memory: true,
-                                                extra: ["--oidc", "--oidc-jwks", jwks, "--oidc-issuer", OIDCIngressTests.issuer])
+                                                extra: issuer.serveArguments)
         defer { receiving.stop() }
         let senderConfig = try manifestDirectory(["a.yaml": """
             apiVersion: eventing.knative.dev/v1
@@ -232,7 +190,7 @@ struct OIDCIngressTests {
 
         // The kubelet rotates the file: the next delivery carries the new token (a sender of
         // another namespace here, which the receiver refuses with 403).
-        try (try await token(signer, subject: "system:serviceaccount:other:sender")).write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try (try await issuer.token(subject: "system:serviceaccount:other:sender", audience: OIDCIngressTests.audience)).write(toFile: tokenFile, atomically: true, encoding: .utf8)
         try await Task.sleep(for: .milliseconds(1100))
         #expect(try sender.send("/demo/default", id: "rotated").status == 202)
         #expect(eventually(seconds: 10) { subscriber.requests(to: "/dls").count == 1 }, "\(sending.standardError)")
@@ -255,12 +213,5 @@ struct OIDCIngressTests {
         let expires = Int(Date().addingTimeInterval(300).timeIntervalSince1970)
         let payload = Data(#"{"iss":"\#(OIDCIngressTests.issuer)","sub":"system:serviceaccount:demo:sender","aud":["\#(OIDCIngressTests.audience)"],"exp":\#(expires)}"#.utf8).base64URL
         return "\(header).\(payload)."
-    }
-}
-
-extension Data {
-    /// Base64url without padding, as JWTs and JWKs write bytes.
-    var base64URL: String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }

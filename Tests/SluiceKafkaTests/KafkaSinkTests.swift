@@ -36,6 +36,26 @@ struct KafkaSinkTests {
         _ = sluice
     }
 
+    @Test("with --oidc a KafkaSink takes events only with a token for its audience")
+    func senderIdentity() async throws {
+        let cluster = try KafkaCluster(topics: [("secured", 1)])
+        let directory = temporaryDirectory("oidc")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let issuer = try await TestIssuer(directory: directory)
+        let config = try manifestDirectory(["sink.yaml": KafkaManifests.sink(bootstrap: cluster.bootstrap, topic: "secured", name: "secured")])
+        let sluice = try SluiceProcess.serve(config: config, memory: true, extra: issuer.serveArguments)
+        defer { sluice.stop() }
+        let sender = EventSender(port: sluice.ingressPort)
+        let good = try await issuer.token(audience: "eventing.knative.dev/kafkasink/demo/secured")
+        let wrong = try await issuer.token(audience: "eventing.knative.dev/broker/demo/secured")
+        #expect(try sender.send("/sinks/demo/secured", id: "in", headers: [("Authorization", "Bearer \(good)")]).status == 202)
+        #expect(try sender.send("/sinks/demo/secured", id: "out", headers: [("Authorization", "Bearer \(wrong)")]).status == 401)
+        #expect(try sender.send("/sinks/demo/secured", id: "none").status == 401)
+        let records = try cluster.consume(topic: "secured")
+        #expect(records.count == 1, "only the event with the right token was produced")
+    }
+
     @Test("bad requests produce nothing: 400 for an invalid event, 404 for an unknown sink, 405 for GET")
     func badRequests() throws {
         let cluster = try KafkaCluster(topics: [("bin", 1)])
