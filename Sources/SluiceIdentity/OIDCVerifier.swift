@@ -15,11 +15,14 @@ public struct SenderIdentity: Sendable, Equatable {
 public enum OIDCFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case missingToken
     case invalid(String)
+    /// The JWKS file cannot be read or holds no usable key.
+    case keys(String)
 
     public var description: String {
         switch self {
         case .missingToken: return "missing Authorization: Bearer token"
         case .invalid(let reason): return "invalid token: \(reason)"
+        case .keys(let reason): return reason
         }
     }
 }
@@ -116,7 +119,7 @@ public final class OIDCVerifier: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw .invalid("\(path): cannot be read")
+            throw .keys("\(path): cannot be read")
         }
         // The collection is an actor; adding keys needs no suspension in practice, but its
         // API is async: wait for it here (start-up and reloads only, off the event loops).
@@ -128,7 +131,7 @@ public final class OIDCVerifier: Sendable {
                 try await collection.add(jwksJSON: text)
                 result.withLock { $0 = .success(collection) }
             } catch {
-                result.withLock { $0 = .failure(.invalid("\(path): not a JWKS: \(reason(error))")) }
+                result.withLock { $0 = .failure(.keys("\(path): not a JWKS: \(reason(error))")) }
             }
             done.signal()
         }
@@ -136,7 +139,7 @@ public final class OIDCVerifier: Sendable {
         switch result.withLock({ $0 }) {
         case .success(let collection)?: return (collection, stamp)
         case .failure(let failure)?: throw failure
-        case nil: throw .invalid("\(path): not loaded")
+        case nil: throw .keys("\(path): not loaded")
         }
     }
 

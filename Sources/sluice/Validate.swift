@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import SluiceBroker
 import SluiceConfig
+import SluiceIdentity
 import SluiceKafkaBridge
 import SluiceRabbitMQBridge
 import SluiceSources
@@ -27,6 +28,9 @@ struct Validate: ParsableCommand {
 
     @Option(name: .long, help: "A directory of PEM certificates to check, as serve would trust it for https deliveries.")
     var trustBundleDir: String?
+
+    @Option(name: .long, help: "A JWKS file to check, as serve --oidc would load it.")
+    var oidcJwks: String?
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -66,6 +70,9 @@ struct Validate: ParsableCommand {
         }
         if let trustBundleDir {
             do { _ = try TLSClientContext(trustDirectory: trustBundleDir) } catch { problems.append("--trust-bundle-dir: \(error)") }
+        }
+        if let oidcJwks {
+            do { _ = try OIDCVerifier(jwksPath: oidcJwks, issuer: "") } catch { problems.append("--oidc-jwks: \(error)") }
         }
         return problems
     }

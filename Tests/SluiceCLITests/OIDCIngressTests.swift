@@ -123,7 +123,7 @@ struct OIDCIngressTests {
         #expect(Set(subscriber.requests(to: "/all").compactMap(\.eventID)) == ["partner", "auditor"])
     }
 
-    @Test("validate reports an EventPolicy whose filter does not compile")
+    @Test("validate reports an EventPolicy whose filter does not compile, and a file that is no JWKS")
     func validateEventPolicies() throws {
         let config = try manifestDirectory(["p.yaml": """
             apiVersion: eventing.knative.dev/v1alpha1
@@ -135,9 +135,10 @@ struct OIDCIngressTests {
               filters:
                 - cesql: "type = "
             """])
-        let validate = try SluiceProcess(["validate", "--config", config])
+        let validate = try SluiceProcess(["validate", "--config", config, "--oidc-jwks", config + "/p.yaml"])
         #expect(validate.waitForExit() == 1)
         #expect(validate.standardError.contains("p.yaml:8: EventPolicy demo/p: cesql:"), "\(validate.standardError)")
+        #expect(validate.standardError.contains("--oidc-jwks: \(config)/p.yaml: not a JWKS"), "\(validate.standardError)")
     }
 
     @Test("a destination with an audience gets the token file's token, read again when it changes")
