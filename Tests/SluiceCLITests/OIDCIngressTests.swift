@@ -123,6 +123,30 @@ struct OIDCIngressTests {
         #expect(Set(subscriber.requests(to: "/all").compactMap(\.eventID)) == ["partner", "auditor"])
     }
 
+    @Test("a JWKS file that changes is read again: the new keys verify, the old ones no longer do")
+    func jwksRotation() async throws {
+        let directory = temporaryDirectory("oidc")
+        for name in ["old", "new"] { try FileManager.default.createDirectory(atPath: directory + "/" + name, withIntermediateDirectories: true) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let old = try await TestIssuer(directory: directory + "/old")
+        let new = try await TestIssuer(directory: directory + "/new")
+        let config = try manifestDirectory(["b.yaml": "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: default, namespace: demo}\n"])
+        let sluice = try SluiceProcess.serve(config: config, memory: true, extra: old.serveArguments)
+        defer { sluice.stop() }
+        let sender = EventSender(port: sluice.ingressPort)
+        let oldToken = try await old.token(audience: OIDCIngressTests.audience)
+        let newToken = try await new.token(audience: OIDCIngressTests.audience)
+        #expect(try sender.send("/demo/default", headers: [("Authorization", "Bearer \(oldToken)")]).status == 202)
+        #expect(try sender.send("/demo/default", headers: [("Authorization", "Bearer \(newToken)")]).status == 401)
+        // The issuer rotates its keys: the file is replaced in place, with no signal.
+        try FileManager.default.removeItem(atPath: old.jwks)
+        try FileManager.default.copyItem(atPath: new.jwks, toPath: old.jwks)
+        #expect(eventually(seconds: 10) { (try? sender.send("/demo/default", headers: [("Authorization", "Bearer \(newToken)")]).status) == 202 },
+                "\(sluice.standardError)")
+        #expect(try sender.send("/demo/default", headers: [("Authorization", "Bearer \(oldToken)")]).status == 401, "the cached old token is forgotten")
+        #expect(sluice.standardError.contains("OIDC keys loaded"))
+    }
+
     @Test("validate reports an EventPolicy whose filter does not compile, and a file that is no JWKS")
     func validateEventPolicies() throws {
         let config = try manifestDirectory(["p.yaml": """

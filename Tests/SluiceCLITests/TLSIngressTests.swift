@@ -107,6 +107,43 @@ struct TLSIngressTests {
         #expect(sluice.standardError.contains("TLS certificate loaded"))
     }
 
+    @Test("a certificate rotated under load (wrk, a new TLS connection per request) fails no request")
+    func rotationUnderLoad() throws {
+        let certificates = try TestCertificates()
+        let pair = try certificates.issue()
+        let rotated = try certificates.issue("rotated", commonName: "rotated.localhost")
+        let sluice = try serve(certificates, pair: pair)
+        defer { sluice.stop() }
+        let script = certificates.directory + "/post.lua"
+        try """
+            wrk.method = "POST"
+            wrk.body = "{}"
+            wrk.headers["Content-Type"] = "application/json"
+            wrk.headers["Ce-Specversion"] = "1.0"
+            wrk.headers["Ce-Type"] = "t"
+            wrk.headers["Ce-Source"] = "/load"
+            wrk.headers["Ce-Id"] = "1"
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        // New connections every request (Connection: close), so the load keeps handshaking
+        // while the files change under it.
+        let load = Process()
+        load.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
+        load.arguments = ["-t1", "-c8", "-d5s", "--timeout", "10s", "-s", script, "-H", "Connection: close", "https://127.0.0.1:\(sluice.tlsPort)/demo/default"]
+        let output = Pipe()
+        load.standardOutput = output
+        try load.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        try FileManager.default.removeItem(atPath: pair.certificate)
+        try FileManager.default.copyItem(atPath: rotated.certificate, toPath: pair.certificate)
+        try FileManager.default.removeItem(atPath: pair.key)
+        try FileManager.default.copyItem(atPath: rotated.key, toPath: pair.key)
+        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        load.waitUntilExit()
+        #expect(report.contains("requests in"), "\(report)")
+        #expect(!report.contains("Socket errors") && !report.contains("Non-2xx"), "\(report)")
+        #expect(try servedSubject(sluice.tlsPort, certificates).contains("CN = rotated.localhost"), "\(sluice.standardError)")
+    }
+
     @Test("a missing file or a key that does not match its certificate stops serve with a clear message")
     func badCertificates() throws {
         let certificates = try TestCertificates()
