@@ -157,7 +157,7 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
             case .response(let code, _, _, _):
                 status = code
                 route.monitor.subscriberAnswered(target: route.subscriber)
-            case .unreachable(let reason):
+            case .unreachable(let reason, _):
                 status = 500
                 route.monitor.subscriberUnreachable(flight.event, target: route.subscriber, reason: reason)
             }
@@ -276,10 +276,10 @@ public final class Deliverer: @unchecked Sendable {  // confined to its schedule
             return .failure(DeliveryFailure(status: status, body: body, retryAfter: retryAfter,
                                             retryable: DeliveryPolicy.isRetryable(status: status),
                                             destination: url.description, reason: "HTTP \(status)"))
-        case .unreachable(let reason):
+        case .unreachable(let reason, let permanent):
             // An unreachable destination counts as 500 (Knative's dispatch error).
             return .failure(DeliveryFailure(status: 500, body: Array("dispatch error: \(reason)".utf8), retryAfter: nil,
-                                            retryable: true, destination: url.description, reason: reason))
+                                            retryable: !permanent, destination: url.description, reason: reason))
         }
     }
 

@@ -46,7 +46,8 @@ public enum DeliveryAnswer: Sendable {
     /// a reply.
     case response(status: Int, body: [UInt8], retryAfter: Duration?, reply: Reply)
     /// No answer: the destination could not be reached, the connection failed or it timed out.
-    case unreachable(reason: String)
+    /// `permanent`: trying again cannot help (its TLS certificate does not verify).
+    case unreachable(reason: String, permanent: Bool = false)
 
     public enum Reply: Sendable {
         case none

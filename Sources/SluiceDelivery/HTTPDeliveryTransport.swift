@@ -36,7 +36,7 @@ public final class HTTPDeliveryTransport: DeliveryTransport, @unchecked Sendable
                 completion(.response(status: status, body: response.body, retryAfter: retryAfter,
                                      reply: reply(in: response, expected: request.decodesReply)))
             case .failure(let error):
-                completion(.unreachable(reason: "\(error)"))
+                completion(.unreachable(reason: "\(error)", permanent: error.isUntrustedPeer))
             }
         }
     }

@@ -103,6 +103,13 @@ extension HTTPError {
         }
     }
 
+    /// The peer's TLS certificate did not verify (untrusted, expired, another name): trying
+    /// again finds the same certificate, so it is not worth a retry schedule.
+    public var isUntrustedPeer: Bool {
+        if case .io(let error) = self { return error.errno == IOError.untrustedPeer }
+        return false
+    }
+
     /// Classifies a socket error from connect, read or write.
     static func transport(_ error: IOError) -> HTTPError {
         switch error.errno {

@@ -11,7 +11,14 @@ public struct IOError: Error, CustomStringConvertible, Sendable, Equatable {
         self.call = call
     }
 
-    public var description: String { "\(call): \(String(cString: strerror(errno))) (errno \(errno))" }
+    public var description: String {
+        errno == IOError.untrustedPeer ? call : "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+
+    /// The code a TLS transport reports when the peer's certificate did not verify (the
+    /// kernel's "key rejected", which no socket call returns), so the layers above can tell
+    /// it from a failed connection.
+    public static let untrustedPeer = EKEYREJECTED
 
     /// The peer went away: the usual end of a TCP conversation rather than a fault.
     public var isDisconnect: Bool {

@@ -98,8 +98,11 @@ public final class TLSTransport: StreamTransport {
         default:
             let verify = SSL_get_verify_result(ssl)
             let reasons = openSSLReasons()
-            let detail = verify == X509_V_OK ? reasons : "\(String(cString: X509_verify_cert_error_string(verify))) (\(reasons))"
-            throw IOError(errno: EPROTO, call: "TLS handshake: \(detail.isEmpty ? "failed" : detail)")
+            guard verify == X509_V_OK else {
+                throw IOError(errno: IOError.untrustedPeer,
+                              call: "TLS handshake: \(String(cString: X509_verify_cert_error_string(verify))) (\(reasons))")
+            }
+            throw IOError(errno: EPROTO, call: "TLS handshake: \(reasons.isEmpty ? "failed" : reasons)")
         }
     }
 
