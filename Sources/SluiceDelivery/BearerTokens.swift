@@ -12,7 +12,7 @@ public final class BearerTokens: Sendable {
 
     private struct Entry {
         var token: String?
-        var stamp: String
+        var stamp: FileStamp
         var checkedAt: UInt64
     }
 
@@ -31,7 +31,7 @@ public final class BearerTokens: Sendable {
         let now = Monotonic.now()
         if let entry = entries.withLock({ $0[audience] }), now &- entry.checkedAt < 1_000_000_000 { return entry.token }
         let path = directory + "/" + audience
-        let stamp = BearerTokens.stamp(path)
+        let stamp = FileStamp(path)
         if let entry = entries.withLock({ $0[audience] }), entry.stamp == stamp {
             entries.withLock { $0[audience]?.checkedAt = now }
             return entry.token
@@ -61,12 +61,6 @@ public final class BearerTokens: Sendable {
         // A token goes into a header line: nothing that could end or split it.
         guard !token.isEmpty, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
         return token
-    }
-
-    private static func stamp(_ path: String) -> String {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return "" }
-        return "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
     }
 }
 

@@ -39,7 +39,7 @@ public final class OIDCVerifier: Sendable {
     public let jwksPath: String
     /// Clock skew allowed on `exp` and `nbf`.
     public let skew: TimeInterval
-    private let keys: Locked<(collection: JWTKeyCollection, stamp: String)>
+    private let keys: Locked<(collection: JWTKeyCollection, stamp: FileStamp)>
     private let cache = Locked<[String: Claims]>([:])
     private static let cacheLimit = 10_000
     private let logger: Logger
@@ -93,7 +93,7 @@ public final class OIDCVerifier: Sendable {
     /// Reads the JWKS file again if it changed; a file that no longer loads is logged and the
     /// keys in use are kept.
     public func reloadIfChanged() {
-        let stamp = OIDCVerifier.stamp(jwksPath)
+        let stamp = FileStamp(jwksPath)
         guard keys.withLock({ $0.stamp }) != stamp else { return }
         do {
             let loaded = try OIDCVerifier.load(jwksPath)
@@ -113,8 +113,8 @@ public final class OIDCVerifier: Sendable {
         return .success(SenderIdentity(subject: claims.subject))
     }
 
-    private static func load(_ path: String) throws(OIDCFailure) -> (JWTKeyCollection, String) {
-        let stamp = stamp(path)
+    private static func load(_ path: String) throws(OIDCFailure) -> (JWTKeyCollection, FileStamp) {
+        let stamp = FileStamp(path)
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -141,13 +141,6 @@ public final class OIDCVerifier: Sendable {
         case .failure(let failure)?: throw failure
         case nil: throw .keys("\(path): not loaded")
         }
-    }
-
-    /// Size and modification time: enough to notice a Secret volume's swap.
-    private static func stamp(_ path: String) -> String {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return "" }
-        return "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
     }
 
     private static func reason(_ error: any Error) -> String {

@@ -55,25 +55,6 @@ final class ServedCertificate: Sendable {
     }
 }
 
-/// What identifies a file's content for change detection without reading it.
-struct FileStamp: Equatable, Sendable {
-    let device: UInt64
-    let inode: UInt64
-    let size: Int64
-    let modified: Int
-    let modifiedNanoseconds: Int
-
-    init(_ path: String) {
-        var info = stat()
-        if stat(path, &info) != 0 { info = stat() }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
-        size = Int64(info.st_size)
-        modified = info.st_mtim.tv_sec
-        modifiedNanoseconds = info.st_mtim.tv_nsec
-    }
-}
-
 /// TLS for deliveries to `https://` destinations: every connection verifies its server against
 /// the system's roots and `--trust-bundle-dir` (and the destination's `CACerts`, when it has
 /// them), by host name (SNI) or IP address.
