@@ -4,19 +4,19 @@ import SluiceIO
 
 /// Finds out who sent a request (OIDC sender identity). The ingress asks after decoding a
 /// request's events and before storing them; what the sender may do is then the target's
-/// EventPolicies' to say (`EventPolicies`), so nothing is stored for a refused request.
+/// EventPolicies' to say (`SenderPolicy`), so nothing is stored for a refused request.
 public protocol IngressAuthenticator: Sendable {
-    /// Answers at once when it can (a token seen before); otherwise returns `.pending` and
-    /// calls `completion` later, from any thread.
-    func authenticate(authorization: String?, audience: String,
-                      completion: @escaping @Sendable (Result<String, IngressRefusal>) -> Void) -> Authentication
+    /// The answer when it is known now (a token seen before, or none at all): no closure is
+    /// made for the common case. Nil: the token must be verified first (`authenticateLater`).
+    func authenticateNow(authorization: String?, audience: String) -> Authentication?
+    /// Verifies the token and calls `completion` from any thread.
+    func authenticateLater(authorization: String?, audience: String, completion: @escaping @Sendable (Authentication) -> Void)
 }
 
 public enum Authentication: Sendable {
     /// The sender's subject (`system:serviceaccount:<ns>:<name>`).
     case sender(String)
     case refused(IngressRefusal)
-    case pending
 }
 
 /// Why a request was refused: 401 for a missing or bad token, 403 for a sender or event that
@@ -44,29 +44,36 @@ public struct IngressGate: Sendable {
         self.authenticator = authenticator
     }
 
-    /// Calls `admitted` or `refused`, on `loop`: at once when the answer is known, else once
-    /// the token is verified. With no authenticator every request is admitted.
-    public func check(authorization: @autoclosure () -> String?, audience: String, policy: SenderPolicy, events: [CloudEvent], loop: EventLoop,
-                      admitted: @escaping @Sendable () -> Void, refused: @escaping @Sendable (IngressRefusal) -> Void) {
-        guard let authenticator else { return admitted() }
-        let decide: @Sendable (Result<String, IngressRefusal>) -> Void = { sender in
-            switch sender {
-            case .success(let subject):
-                if let refusal = policy.refusal(subject: subject, events: events) { return refused(refusal) }
-                admitted()
-            case .failure(let refusal):
-                refused(refusal)
-            }
+    /// Nil: admitted. A request with no authenticator is always admitted.
+    public typealias Answer = IngressRefusal?
+
+    /// The answer when it is known now, as for a sender whose token was verified before;
+    /// `.none` when the token must be verified first (`checkLater`).
+    public func checkNow(authorization: String?, audience: String, policy: SenderPolicy, events: [CloudEvent]) -> Answer? {
+        guard let authenticator else { return .some(nil) }
+        guard let known = authenticator.authenticateNow(authorization: authorization, audience: audience) else { return nil }
+        return .some(IngressGate.answer(known, policy: policy, events: events))
+    }
+
+    /// Verifies the token, then calls `completion` on `loop` with the answer.
+    public func checkLater(authorization: String?, audience: String, policy: SenderPolicy, events: [CloudEvent], loop: EventLoop,
+                           completion: @escaping @Sendable (Answer) -> Void) {
+        guard let authenticator else { return completion(nil) }
+        authenticator.authenticateLater(authorization: authorization, audience: audience) { authentication in
+            let answer = IngressGate.answer(authentication, policy: policy, events: events)
+            loop.execute { completion(answer) }
         }
-        switch authenticator.authenticate(authorization: authorization(), audience: audience, completion: { sender in loop.execute { decide(sender) } }) {
-        case .sender(let subject): decide(.success(subject))
-        case .refused(let refusal): decide(.failure(refusal))
-        case .pending: break
+    }
+
+    private static func answer(_ authentication: Authentication, policy: SenderPolicy, events: [CloudEvent]) -> Answer {
+        switch authentication {
+        case .sender(let subject): return policy.refusal(subject: subject, events: events)
+        case .refused(let refusal): return refusal
         }
     }
 
     /// The answer to a refused request: the status with its reason, and for 401 the challenge.
-    public static func answer(_ refusal: IngressRefusal) -> HTTPResponse {
+    public static func response(_ refusal: IngressRefusal) -> HTTPResponse {
         let challenge: [(String, String)] = refusal.status.code == 401 ? [("WWW-Authenticate", "Bearer")] : []
         return HTTPResponse(status: refusal.status, headers: IngressAnswers.allow + challenge, text: "\(refusal.reason)\n")
     }

@@ -13,6 +13,8 @@ public struct SenderPolicy: Sendable {
     }
 
     let namespace: String
+    /// `system:serviceaccount:<namespace>:`, the default rule's senders (made once).
+    let namespaceSenders: String
     /// Nil when no policy covers the target.
     let rules: [Rule]?
 
@@ -20,6 +22,7 @@ public struct SenderPolicy: Sendable {
     /// `meta`; filters that do not compile (which `check` reports) never match.
     public init(group: String, kind: String, meta: ObjectMeta, manifests: ManifestSet) {
         namespace = meta.namespace
+        namespaceSenders = "system:serviceaccount:\(meta.namespace):"
         let covering = manifests.eventPolicies.filter { policy in
             policy.meta.namespace == meta.namespace
                 && (policy.to.isEmpty || policy.to.contains { $0.covers(group: group, kind: kind, name: meta.name, labels: meta.labels) })
@@ -33,7 +36,7 @@ public struct SenderPolicy: Sendable {
     /// Nil when `subject` may post `events`, else why not.
     public func refusal(subject: String, events: [CloudEvent]) -> IngressRefusal? {
         guard let rules else {
-            if subject.hasPrefix("system:serviceaccount:\(namespace):") { return nil }
+            if subject.hasPrefix(namespaceSenders) { return nil }
             return .forbidden("sender \(subject) may not post here: with no EventPolicy only service accounts of namespace \(namespace) may")
         }
         let naming = rules.filter { $0.policy.allows(subject: subject) }

@@ -76,13 +76,19 @@ final class KafkaSinkIngress: Sendable {
         }
         if events.isEmpty { return responder.respond(IngressAnswers.accepted) }
         let deferred = responder.deferResponse()
-        guard gate.authenticator != nil else { return KafkaSinkIngress.produce(events, to: sink, shard: shard, deferred: deferred) }
-        gate.check(authorization: request.headerString("authorization"), audience: served.audience, policy: served.policy, events: events,
-                   loop: responder.loop) {
-            KafkaSinkIngress.produce(events, to: sink, shard: shard, deferred: deferred)
-        } refused: { refusal in
-            deferred.complete(IngressGate.answer(refusal))
+        let authorization = gate.authenticator == nil ? nil : request.headerString("authorization")
+        if let known = gate.checkNow(authorization: authorization, audience: served.audience, policy: served.policy, events: events) {
+            return KafkaSinkIngress.admit(events, to: sink, refusal: known, shard: shard, deferred: deferred)
         }
+        gate.checkLater(authorization: authorization, audience: served.audience, policy: served.policy, events: events,
+                        loop: responder.loop) { refusal in
+            KafkaSinkIngress.admit(events, to: sink, refusal: refusal, shard: shard, deferred: deferred)
+        }
+    }
+
+    private static func admit(_ events: [CloudEvent], to sink: KafkaSinkRuntime, refusal: IngressRefusal?, shard: Int, deferred: DeferredResponse) {
+        guard let refusal else { return produce(events, to: sink, shard: shard, deferred: deferred) }
+        deferred.complete(IngressGate.response(refusal))
     }
 
     /// Answers 202 once Kafka acknowledged every record, or 503 with why not.

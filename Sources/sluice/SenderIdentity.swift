@@ -11,23 +11,26 @@ final class OIDCIngressAuthenticator: IngressAuthenticator {
         self.verifier = verifier
     }
 
-    func authenticate(authorization: String?, audience: String,
-                      completion: @escaping @Sendable (Result<String, IngressRefusal>) -> Void) -> Authentication {
+    func authenticateNow(authorization: String?, audience: String) -> Authentication? {
         guard let token = OIDCIngressAuthenticator.bearerToken(authorization) else {
             return .refused(.unauthenticated(OIDCFailure.missingToken.description))
         }
-        if let known = verifier.cached(token, audience: audience) {
-            switch known {
-            case .success(let sender): return .sender(sender.subject)
-            case .failure(let failure): return .refused(.unauthenticated(failure.description))
-            }
+        return verifier.cached(token, audience: audience).map(OIDCIngressAuthenticator.authentication)
+    }
+
+    func authenticateLater(authorization: String?, audience: String, completion: @escaping @Sendable (Authentication) -> Void) {
+        guard let token = OIDCIngressAuthenticator.bearerToken(authorization) else {
+            return completion(.refused(.unauthenticated(OIDCFailure.missingToken.description)))
         }
         let verifier = self.verifier
-        Task {
-            let result = await verifier.verify(token, audience: audience)
-            completion(result.map(\.subject).mapError { .unauthenticated($0.description) })
+        Task { completion(OIDCIngressAuthenticator.authentication(await verifier.verify(token, audience: audience))) }
+    }
+
+    private static func authentication(_ result: Result<SenderIdentity, OIDCFailure>) -> Authentication {
+        switch result {
+        case .success(let sender): return .sender(sender.subject)
+        case .failure(let failure): return .refused(.unauthenticated(failure.description))
         }
-        return .pending
     }
 
     /// The token of `Authorization: Bearer <token>` (the scheme in any case). On the bytes:
