@@ -122,20 +122,24 @@ public final class Ingress: Sendable {
         // An open ingress, or a sender whose token was verified before: no closure is made.
         let authorization = gate.authenticator == nil ? nil : request.headerString("authorization")
         if let known = gate.checkNow(authorization: authorization, audience: broker.audience, policy: broker.senderPolicy, events: events) {
-            return admit(events, into: broker, refusal: known, state: state, deferred: deferred, shard: shard, started: started)
+            return admit(events, into: broker, answer: known, state: state, deferred: deferred, shard: shard, started: started)
         }
         gate.checkLater(authorization: authorization, audience: broker.audience, policy: broker.senderPolicy, events: events,
-                        loop: loop) { [self] refusal in
-            admit(events, into: broker, refusal: refusal, state: state, deferred: deferred, shard: shard, started: started)
+                        loop: loop) { [self] answer in
+            admit(events, into: broker, answer: answer, state: state, deferred: deferred, shard: shard, started: started)
         }
     }
 
     /// Stores the events when the gate let them in, or answers its refusal. On the loop.
-    private func admit(_ events: [CloudEvent], into broker: BrokerRuntime, refusal: IngressRefusal?, state: LoopState, deferred: DeferredResponse,
+    private func admit(_ events: [CloudEvent], into broker: BrokerRuntime, answer: IngressGate.Answer, state: LoopState, deferred: DeferredResponse,
                        shard: Int, started: UInt64) {
-        guard let refusal else { return store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started) }
-        deferred.complete(IngressGate.response(refusal))
-        Ingress.record(broker.metrics, shard: shard, started: started, event: nil, status: refusal.status.code)
+        switch answer {
+        case .admitted:
+            store(events, into: broker, state: state, deferred: deferred, shard: shard, started: started)
+        case .refused(let refusal):
+            deferred.complete(IngressGate.response(refusal))
+            Ingress.record(broker.metrics, shard: shard, started: started, event: nil, status: refusal.status.code)
+        }
     }
 
     /// Stores the events and answers 202 once stored, or why not. On the request's loop.

@@ -78,17 +78,19 @@ final class KafkaSinkIngress: Sendable {
         let deferred = responder.deferResponse()
         let authorization = gate.authenticator == nil ? nil : request.headerString("authorization")
         if let known = gate.checkNow(authorization: authorization, audience: served.audience, policy: served.policy, events: events) {
-            return KafkaSinkIngress.admit(events, to: sink, refusal: known, shard: shard, deferred: deferred)
+            return KafkaSinkIngress.admit(events, to: sink, answer: known, shard: shard, deferred: deferred)
         }
         gate.checkLater(authorization: authorization, audience: served.audience, policy: served.policy, events: events,
-                        loop: responder.loop) { refusal in
-            KafkaSinkIngress.admit(events, to: sink, refusal: refusal, shard: shard, deferred: deferred)
+                        loop: responder.loop) { answer in
+            KafkaSinkIngress.admit(events, to: sink, answer: answer, shard: shard, deferred: deferred)
         }
     }
 
-    private static func admit(_ events: [CloudEvent], to sink: KafkaSinkRuntime, refusal: IngressRefusal?, shard: Int, deferred: DeferredResponse) {
-        guard let refusal else { return produce(events, to: sink, shard: shard, deferred: deferred) }
-        deferred.complete(IngressGate.response(refusal))
+    private static func admit(_ events: [CloudEvent], to sink: KafkaSinkRuntime, answer: IngressGate.Answer, shard: Int, deferred: DeferredResponse) {
+        switch answer {
+        case .admitted: produce(events, to: sink, shard: shard, deferred: deferred)
+        case .refused(let refusal): deferred.complete(IngressGate.response(refusal))
+        }
     }
 
     /// Answers 202 once Kafka acknowledged every record, or 503 with why not.

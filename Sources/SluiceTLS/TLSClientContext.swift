@@ -7,8 +7,6 @@ internal import COpenSSL
 /// `http/1.1`, and sessions kept for resumption.
 public final class TLSClientContext: @unchecked Sendable {  // immutable once made; OpenSSL locks internally
     let context: OpaquePointer
-    /// The PEM files the trust was built from, besides the system's roots.
-    public let trustedFiles: [String]
 
     /// `trustDirectory`: every `*.pem` and `*.crt` file in it is trusted too; one that cannot
     /// be read fails the whole context, with the file named. `authorities`: PEM certificates
@@ -35,7 +33,6 @@ public final class TLSClientContext: @unchecked Sendable {  // immutable once ma
                 throw .drainingQueue("\(file): not a PEM certificate")
             }
         }
-        trustedFiles = files
         if let authorities { try TLSClientContext.trust(pem: authorities, in: context) }
         _ = sluice_ssl_ctx_set_min_version(context, minimumVersion.openSSL)
         _ = sluice_ssl_ctx_set_mode(context, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))

@@ -70,19 +70,6 @@ public final class TLSTransport: StreamTransport {
     /// True once the handshake is done.
     public var isEstablished: Bool { session.map { SSL_is_init_finished($0) == 1 } ?? false }
 
-    /// The protocol ALPN chose ("http/1.1"), or nil.
-    public var negotiatedProtocol: String? {
-        guard let session else { return nil }
-        var data: UnsafePointer<UInt8>?
-        var length: UInt32 = 0
-        SSL_get0_alpn_selected(session, &data, &length)
-        guard let data, length > 0 else { return nil }
-        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
-    }
-
-    /// Whether the session was resumed rather than fully negotiated.
-    public var isResumed: Bool { session.map { SSL_session_reused($0) == 1 } ?? false }
-
     public var hasBufferedInput: Bool { !closed && session.map { SSL_pending($0) > 0 } ?? false }
 
     /// A client's handshake, one step per readiness; a certificate that does not verify fails

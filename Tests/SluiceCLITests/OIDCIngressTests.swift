@@ -18,20 +18,8 @@ struct OIDCIngressTests {
         let issuer = try await TestIssuer(directory: directory)
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        let config = try manifestDirectory(["all.yaml": """
-            apiVersion: eventing.knative.dev/v1
-            kind: Broker
-            metadata: {name: default, namespace: demo}
-            ---
-            apiVersion: eventing.knative.dev/v1
-            kind: Trigger
-            metadata: {name: all, namespace: demo}
-            spec:
-              broker: default
-              subscriber: {uri: "\(subscriber.url("/all"))"}
-            """])
-        let sluice = try SluiceProcess.serve(config: config, memory: true,
-                                             extra: issuer.serveArguments)
+        let config = try manifestDirectory(["all.yaml": TestManifests.brokerAndTrigger(subscriber: subscriber.url("/all"))])
+        let sluice = try SluiceProcess.serve(config: config, memory: true, extra: issuer.serveArguments)
         defer { sluice.stop() }
         let sender = EventSender(port: sluice.ingressPort)
         func send(_ id: String, _ authorization: String?) throws -> EventSender.Response {
@@ -73,21 +61,11 @@ struct OIDCIngressTests {
         let issuer = try await TestIssuer(directory: directory)
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        let config = try manifestDirectory(["all.yaml": """
-            apiVersion: eventing.knative.dev/v1
-            kind: Broker
-            metadata: {name: default, namespace: demo}
+        let config = try manifestDirectory(["all.yaml": TestManifests.brokerAndTrigger(subscriber: subscriber.url("/all")) + """
             ---
             apiVersion: eventing.knative.dev/v1
             kind: Broker
             metadata: {name: open, namespace: demo}
-            ---
-            apiVersion: eventing.knative.dev/v1
-            kind: Trigger
-            metadata: {name: all, namespace: demo}
-            spec:
-              broker: default
-              subscriber: {uri: "\(subscriber.url("/all"))"}
             ---
             apiVersion: eventing.knative.dev/v1alpha1
             kind: EventPolicy
@@ -175,38 +153,12 @@ struct OIDCIngressTests {
         try (try await issuer.token(audience: OIDCIngressTests.audience)).write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let subscriber = try Subscriber()
         defer { subscriber.stop() }
-        let receiverConfig = try manifestDirectory(["b.yaml": """
-            apiVersion: eventing.knative.dev/v1
-            kind: Broker
-            metadata: {name: default, namespace: demo}
-            ---
-            apiVersion: eventing.knative.dev/v1
-            kind: Trigger
-            metadata: {name: all, namespace: demo}
-            spec:
-              broker: default
-              subscriber: {uri: "\(subscriber.url("/b"))"}
-            """])
-        let receiving = try SluiceProcess.serve(config: receiverConfig, memory: true,
-                                                extra: issuer.serveArguments)
+        let receiverConfig = try manifestDirectory(["b.yaml": TestManifests.brokerAndTrigger(subscriber: subscriber.url("/b"))])
+        let receiving = try SluiceProcess.serve(config: receiverConfig, memory: true, extra: issuer.serveArguments)
         defer { receiving.stop() }
-        let senderConfig = try manifestDirectory(["a.yaml": """
-            apiVersion: eventing.knative.dev/v1
-            kind: Broker
-            metadata: {name: default, namespace: demo}
-            ---
-            apiVersion: eventing.knative.dev/v1
-            kind: Trigger
-            metadata: {name: forward, namespace: demo}
-            spec:
-              broker: default
-              subscriber:
-                uri: "http://127.0.0.1:\(receiving.ingressPort)/demo/default"
-                audience: \(OIDCIngressTests.audience)
-              delivery:
-                retry: 0
-                deadLetterSink: {uri: "\(subscriber.url("/dls"))"}
-            """])
+        let senderConfig = try manifestDirectory(["a.yaml": TestManifests.brokerAndTrigger(
+            subscriber: "http://127.0.0.1:\(receiving.ingressPort)/demo/default", subscriberFields: [("audience", OIDCIngressTests.audience)],
+            delivery: "  delivery:\n    retry: 0\n    deadLetterSink: {uri: \"\(subscriber.url("/dls"))\"}\n")])
         let sending = try SluiceProcess.serve(config: senderConfig, memory: true, extra: ["--oidc-token-dir", directory + "/tokens"])
         defer { sending.stop() }
         let sender = EventSender(port: sending.ingressPort)

@@ -6,30 +6,10 @@ import Testing
 /// certificate from a throwaway authority that `--trust-bundle-dir` trusts (or not).
 @Suite("TLS delivery", .serialized)
 struct TLSDeliveryTests {
-    private func broker(subscriber: String, caCerts: String? = nil, delivery: String = "") -> String {
-        let trust = caCerts.map { pem in
-            "\n    CACerts: |\n" + pem.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
-        } ?? ""
-        return """
-        apiVersion: eventing.knative.dev/v1
-        kind: Broker
-        metadata: {name: default, namespace: demo}
-        ---
-        apiVersion: eventing.knative.dev/v1
-        kind: Trigger
-        metadata: {name: all, namespace: demo}
-        spec:
-          broker: default
-          subscriber:
-            uri: "\(subscriber)"\(trust)
-        \(delivery)
-        """
-    }
-
     /// The receiving Sluice: its TLS ingress forwards every event to `subscriber` at `/b`.
     private func receiver(_ certificates: TestCertificates, subscriber: Subscriber) throws -> SluiceProcess {
         let pair = try certificates.issue()
-        let config = try manifestDirectory(["b.yaml": broker(subscriber: subscriber.url("/b"))])
+        let config = try manifestDirectory(["b.yaml": TestManifests.brokerAndTrigger(subscriber: subscriber.url("/b"))])
         return try SluiceProcess.serve(config: config, memory: true, extra: ["--tls-port", "0", "--tls-cert", pair.certificate, "--tls-key", pair.key])
     }
 
@@ -48,7 +28,7 @@ struct TLSDeliveryTests {
         defer { subscriber.stop() }
         let receiving = try receiver(certificates, subscriber: subscriber)
         defer { receiving.stop() }
-        let config = try manifestDirectory(["a.yaml": broker(subscriber: "https://127.0.0.1:\(receiving.tlsPort)/demo/default")])
+        let config = try manifestDirectory(["a.yaml": TestManifests.brokerAndTrigger(subscriber: "https://127.0.0.1:\(receiving.tlsPort)/demo/default")])
         let sending = try SluiceProcess.serve(config: config, memory: true, extra: ["--trust-bundle-dir", try trustBundle(certificates)])
         defer { sending.stop() }
         let sender = EventSender(port: sending.ingressPort)
@@ -72,7 +52,7 @@ struct TLSDeliveryTests {
                 backoffDelay: PT2S
                 deadLetterSink: {uri: "\(subscriber.url("/dls"))"}
             """
-        let config = try manifestDirectory(["a.yaml": broker(subscriber: "https://127.0.0.1:\(receiving.tlsPort)/demo/default", delivery: delivery)])
+        let config = try manifestDirectory(["a.yaml": TestManifests.brokerAndTrigger(subscriber: "https://127.0.0.1:\(receiving.tlsPort)/demo/default", delivery: delivery)])
         let sending = try SluiceProcess.serve(config: config, memory: true)
         defer { sending.stop() }
         let sent = Date()
@@ -94,7 +74,8 @@ struct TLSDeliveryTests {
         let receiving = try receiver(certificates, subscriber: subscriber)
         defer { receiving.stop() }
         let authority = try String(contentsOfFile: certificates.authority, encoding: .utf8)
-        let config = try manifestDirectory(["a.yaml": broker(subscriber: "https://127.0.0.1:\(receiving.tlsPort)/demo/default", caCerts: authority)])
+        let config = try manifestDirectory(["a.yaml": TestManifests.brokerAndTrigger(subscriber: "https://127.0.0.1:\(receiving.tlsPort)/demo/default",
+                                                                                subscriberFields: [("CACerts", authority)])])
         let sending = try SluiceProcess.serve(config: config, memory: true)
         defer { sending.stop() }
         #expect(try EventSender(port: sending.ingressPort).send("/demo/default", id: "own-ca").status == 202)

@@ -133,9 +133,11 @@ public struct TestFailure: Error, CustomStringConvertible {
 
 /// Manifests several end-to-end suites share.
 public enum TestManifests {
-    /// Broker `demo/default` with one trigger, `all`, to `subscriber` (and its `delivery`).
-    public static func brokerAndTrigger(subscriber: String, delivery: String = "") -> String {
-        """
+    /// Broker `demo/default` with one trigger, `all`, to `subscriber` (with more destination
+    /// fields such as `CACerts` or `audience`, and its `delivery`).
+    public static func brokerAndTrigger(subscriber: String, subscriberFields: [(name: String, value: String)] = [], delivery: String = "") -> String {
+        let fields = subscriberFields.map { ", \($0.name): \(quoted($0.value))" }.joined()
+        return """
         apiVersion: eventing.knative.dev/v1
         kind: Broker
         metadata: {name: default, namespace: demo}
@@ -145,9 +147,15 @@ public enum TestManifests {
         metadata: {name: all, namespace: demo}
         spec:
           broker: default
-          subscriber: {uri: "\(subscriber)"}
+          subscriber: {uri: "\(subscriber)"\(fields)}
         \(delivery)
         """
+    }
+
+    /// `text` as a YAML double-quoted scalar (multi-line PEM included).
+    private static func quoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n") + "\""
     }
 }
 

@@ -44,21 +44,25 @@ public struct IngressGate: Sendable {
         self.authenticator = authenticator
     }
 
-    /// Nil: admitted. A request with no authenticator is always admitted.
-    public typealias Answer = IngressRefusal?
+    /// What the gate says of a request. With no authenticator every request is admitted.
+    public enum Answer: Sendable {
+        case admitted
+        case refused(IngressRefusal)
+    }
 
-    /// The answer when it is known now, as for a sender whose token was verified before;
-    /// `.none` when the token must be verified first (`checkLater`).
+    /// The answer when it is known now, as for a sender whose token was verified before; nil
+    /// when the token must be verified first (`checkLater`).
     public func checkNow(authorization: String?, audience: String, policy: SenderPolicy, events: [CloudEvent]) -> Answer? {
-        guard let authenticator else { return .some(nil) }
-        guard let known = authenticator.authenticateNow(authorization: authorization, audience: audience) else { return nil }
-        return .some(IngressGate.answer(known, policy: policy, events: events))
+        guard let authenticator else { return .admitted }
+        return authenticator.authenticateNow(authorization: authorization, audience: audience).map {
+            IngressGate.answer($0, policy: policy, events: events)
+        }
     }
 
     /// Verifies the token, then calls `completion` on `loop` with the answer.
     public func checkLater(authorization: String?, audience: String, policy: SenderPolicy, events: [CloudEvent], loop: EventLoop,
                            completion: @escaping @Sendable (Answer) -> Void) {
-        guard let authenticator else { return completion(nil) }
+        guard let authenticator else { return completion(.admitted) }
         authenticator.authenticateLater(authorization: authorization, audience: audience) { authentication in
             let answer = IngressGate.answer(authentication, policy: policy, events: events)
             loop.execute { completion(answer) }
@@ -67,8 +71,8 @@ public struct IngressGate: Sendable {
 
     private static func answer(_ authentication: Authentication, policy: SenderPolicy, events: [CloudEvent]) -> Answer {
         switch authentication {
-        case .sender(let subject): return policy.refusal(subject: subject, events: events)
-        case .refused(let refusal): return refusal
+        case .sender(let subject): return policy.refusal(subject: subject, events: events).map(Answer.refused) ?? .admitted
+        case .refused(let refusal): return .refused(refusal)
         }
     }
 
