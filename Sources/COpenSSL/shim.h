@@ -3,7 +3,9 @@
 #ifndef SLUICE_COPENSSL_SHIM_H
 #define SLUICE_COPENSSL_SHIM_H
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -19,6 +21,10 @@ static inline long sluice_ssl_ctx_set_mode(SSL_CTX *ctx, long mode) {
 
 static inline long sluice_ssl_ctx_set_session_cache_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_session_cache_mode(ctx, mode);
+}
+
+static inline long sluice_bio_get_mem_data(BIO *bio, char **data) {
+    return BIO_get_mem_data(bio, data);
 }
 
 static inline int sluice_ssl_set_host_name(SSL *ssl, const char *name) {

@@ -14,6 +14,7 @@ import SluiceKafka
 public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `sources` and `sinks` are used under `lock`
     private unowned let controller: DataPlaneController
     private let loops: [EventLoop]
+    private let trust: KafkaTrust
     private let deliverers: [Deliverer]
     private let logger: Logger
     private let ingress: KafkaSinkIngress
@@ -24,11 +25,13 @@ public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `s
     /// shutdown or when a reload replaces it.
     private let grace: Duration = .seconds(5)
 
+    /// `trust`: what clients over TLS trust beyond their Secrets (`--trust-bundle-dir`).
     /// `authenticator`: who may post to KafkaSinks (`--oidc`); nil: anyone who reaches the port.
-    public init(controller: DataPlaneController, group: EventLoopGroup, client: HTTPClient, authenticator: (any IngressAuthenticator)? = nil,
-                logger: Logger = Logger(label: "sluice.kafka")) {
+    public init(controller: DataPlaneController, group: EventLoopGroup, client: HTTPClient, trust: KafkaTrust = KafkaTrust(),
+                authenticator: (any IngressAuthenticator)? = nil, logger: Logger = Logger(label: "sluice.kafka")) {
         self.controller = controller
         loops = group.loops
+        self.trust = trust
         deliverers = Deliverer.http(client: client, loops: group.loops)
         self.logger = logger
         ingress = KafkaSinkIngress(loops: group.loops, authenticator: authenticator)
@@ -60,7 +63,7 @@ public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `s
         let current = sinks.withLock { $0 }
         for manifest in manifests.kafkaSinks {
             let key = "\(manifest.meta.namespace)/\(manifest.meta.name)"
-            let settings = KafkaClientSettings.producer(manifest, manifests: manifests)
+            let settings = KafkaClientSettings.producer(manifest, manifests: manifests, trust: trust)
             let fingerprint = "\(manifest.topic)|\(manifest.contentMode)|\(settings.properties.entries.map { "\($0.key)=\($0.value)" })"
             if let existing = current[key], existing.fingerprint == fingerprint {
                 live[key] = existing
@@ -93,7 +96,7 @@ public final class KafkaBridge: DataPlaneComponent, @unchecked Sendable {  // `s
         var live: [String: KafkaSourceRuntime] = [:]
         for manifest in manifests.kafkaSources {
             let key = "\(manifest.meta.namespace)/\(manifest.meta.name)"
-            let settings = KafkaClientSettings.consumer(manifest, manifests: manifests)
+            let settings = KafkaClientSettings.consumer(manifest, manifests: manifests, trust: trust)
             let fingerprint = KafkaBridge.fingerprint(manifest, settings.properties)
             if let existing = sources[key], existing.fingerprint == fingerprint {
                 live[key] = existing

@@ -17,14 +17,16 @@ import Synchronization
 /// broker has, and only where events wait differs.
 public struct KafkaBrokerFactory: BrokerBackendFactory {
     let loops: [EventLoop]
+    let trust: KafkaTrust
     let logger: Logger
     let metricsFactory: any MetricsFactory
     /// Events of one trigger taken from Kafka and not yet delivered.
     let window: Int
 
-    public init(loops: [EventLoop], metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance, window: Int = 1000,
-                logger: Logger = Logger(label: "sluice.kafka.broker")) {
+    public init(loops: [EventLoop], trust: KafkaTrust = KafkaTrust(), metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+                window: Int = 1000, logger: Logger = Logger(label: "sluice.kafka.broker")) {
         self.loops = loops
+        self.trust = trust
         self.metricsFactory = metricsFactory
         self.window = window
         self.logger = logger
@@ -35,8 +37,8 @@ public struct KafkaBrokerFactory: BrokerBackendFactory {
             throw .failed("Broker \(broker.meta.namespace)/\(broker.meta.name) has no Kafka settings")
         }
         do throws(KafkaError) {
-            return try KafkaBrokerBackend(broker: broker, settings: settings, loops: loops, window: window, metricsFactory: metricsFactory,
-                                          logger: logger)
+            return try KafkaBrokerBackend(broker: broker, settings: settings, trust: trust, loops: loops, window: window,
+                                          metricsFactory: metricsFactory, logger: logger)
         } catch {
             throw .failed("Kafka producer for Broker \(broker.meta.namespace)/\(broker.meta.name): \(error)")
         }
@@ -54,6 +56,9 @@ public struct KafkaBrokerFactory: BrokerBackendFactory {
 final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `triggers` is used under its lock
     let broker: BrokerManifest
     let settings: KafkaBrokerSettings
+    /// What every client of the broker gets: the cluster's address, the auth Secret's
+    /// settings and the trust bundle.
+    private let cluster: KafkaProperties
     private let loops: [EventLoop]
     private let window: Int
     private let logger: Logger
@@ -65,17 +70,19 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     private let topicProblem = Locked<String?>(nil)
     private let closed = Atomic<Bool>(false)
 
-    init(broker: BrokerManifest, settings: KafkaBrokerSettings, loops: [EventLoop], window: Int, metricsFactory: any MetricsFactory,
-         logger: Logger) throws(KafkaError) {
+    init(broker: BrokerManifest, settings: KafkaBrokerSettings, trust: KafkaTrust, loops: [EventLoop], window: Int,
+         metricsFactory: any MetricsFactory, logger: Logger) throws(KafkaError) {
         self.metricsFactory = metricsFactory
         self.broker = broker
         self.settings = settings
+        var cluster = KafkaProperties([("bootstrap.servers", settings.bootstrapServers.joined(separator: ","))])
+        for (key, value) in settings.authProperties.sorted(by: { $0.key < $1.key }) { cluster[key] = value }
+        self.cluster = trust.applied(to: cluster)
         self.loops = loops
         self.window = window
         self.logger = logger
         let tuning = KafkaClientSettings.tuning(settings.producerTuning)
         if !tuning.ignored.isEmpty { logger.warning("config-kafka-broker-data-plane: producer properties left out: \(tuning.ignored.joined(separator: ", "))") }
-        let cluster = KafkaBrokerBackend.clusterProperties(settings)
         var properties = tuning.properties.merging(cluster)
         properties["client.id"] = "sluice-broker-\(broker.meta.namespace)-\(broker.meta.name)"
         // Brokers spread over the loops, where their delivery reports are served.
@@ -98,7 +105,7 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     private func provisionTopics(attempt: Int) {
         guard !closed.load(ordering: .relaxed) else { return }
         let name = "\(broker.meta.namespace)/\(broker.meta.name)"
-        let properties = KafkaBrokerBackend.clusterProperties(settings)
+        let properties = cluster
         let answer: KafkaTopicAdmin.Answer
         if settings.externalTopic {
             answer = KafkaTopicAdmin.exists(settings.topic, properties: properties, logger: logger)
@@ -134,13 +141,6 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
         }
     }
 
-    /// What every client of the broker gets: the cluster's address and the auth Secret's settings.
-    static func clusterProperties(_ settings: KafkaBrokerSettings) -> KafkaProperties {
-        var properties = KafkaProperties([("bootstrap.servers", settings.bootstrapServers.joined(separator: ","))])
-        for (key, value) in settings.authProperties.sorted(by: { $0.key < $1.key }) { properties[key] = value }
-        return properties
-    }
-
     func bind(triggers plans: [TriggerBinding], metrics: BrokerMetrics) -> (intake: any BrokerIntake, queues: [any TriggerQueue]) {
         let (queues, removed) = triggers.withLock { current -> ([any TriggerQueue], [KafkaTriggerQueue]) in
             var kept: [String: KafkaTriggerQueue] = [:]
@@ -169,7 +169,7 @@ final class KafkaBrokerBackend: BrokerBackend, @unchecked Sendable {  // `trigge
     private func makeQueue(_ plan: TriggerBinding, loop: EventLoop) -> KafkaTriggerQueue? {
         let key = plan.key
         let group = settings.consumerGroup(for: String(key.split(separator: "/").last ?? ""))
-        var properties = KafkaClientSettings.tuning(settings.consumerTuning).properties.merging(KafkaBrokerBackend.clusterProperties(settings))
+        var properties = KafkaClientSettings.tuning(settings.consumerTuning).properties.merging(cluster)
         properties["group.id"] = group
         properties["auto.offset.reset"] = "latest"
         properties["client.id"] = "sluice-\(group)"

@@ -2,7 +2,8 @@ import SluiceConfig
 import SluiceKafka
 
 /// The librdkafka properties of a source's consumers and a sink's producers, from the
-/// manifests: servers and group, the auth Secret or `net`, and the data-plane ConfigMaps
+/// manifests: servers and group, the auth Secret or `net` (with the process's trust bundle),
+/// and the data-plane ConfigMaps
 /// Knative's Kafka components read (`config-kafka-source-data-plane`,
 /// `config-kafka-sink-data-plane`), whose Java client properties librdkafka does not know are
 /// left out with a warning.
@@ -15,7 +16,7 @@ enum KafkaClientSettings {
         "enable.idempotence", "client.id",
     ]
 
-    static func consumer(_ source: KafkaSourceManifest, manifests: ManifestSet) -> (properties: KafkaProperties, ignored: [String]) {
+    static func consumer(_ source: KafkaSourceManifest, manifests: ManifestSet, trust: KafkaTrust) -> (properties: KafkaProperties, ignored: [String]) {
         let tuning = dataPlane(sourceConfigMap, manifests: manifests)
         var properties = tuning.properties
         for entry in KafkaAuthSecret.properties(source.net, namespace: source.meta.namespace, in: manifests) {
@@ -24,17 +25,17 @@ enum KafkaClientSettings {
         properties["bootstrap.servers"] = source.bootstrapServers.joined(separator: ",")
         properties["group.id"] = source.consumerGroup
         properties["auto.offset.reset"] = source.initialOffset.rawValue
-        return (properties, tuning.ignored)
+        return (trust.applied(to: properties), tuning.ignored)
     }
 
-    static func producer(_ sink: KafkaSinkManifest, manifests: ManifestSet) -> (properties: KafkaProperties, ignored: [String]) {
+    static func producer(_ sink: KafkaSinkManifest, manifests: ManifestSet, trust: KafkaTrust) -> (properties: KafkaProperties, ignored: [String]) {
         let tuning = dataPlane(sinkConfigMap, manifests: manifests)
         var properties = tuning.properties
         if let name = sink.authSecret, let secret = manifests.secret(namespace: sink.meta.namespace, name: name) {
             for entry in KafkaAuthSecret.properties(secret.data) { properties[entry.key] = entry.value }
         }
         properties["bootstrap.servers"] = sink.bootstrapServers.joined(separator: ",")
-        return (properties, tuning.ignored)
+        return (trust.applied(to: properties), tuning.ignored)
     }
 
     /// The properties file in a data-plane ConfigMap (any namespace), those librdkafka takes.

@@ -17,21 +17,9 @@ public final class TLSClientContext: @unchecked Sendable {  // immutable once ma
         self.context = context
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
         _ = SSL_CTX_set_default_verify_paths(context)
-        var files: [String] = []
         if let trustDirectory {
-            guard let directory = opendir(trustDirectory) else {
-                throw TLSError("\(trustDirectory): \(String(cString: strerror(errno)))")
-            }
-            defer { closedir(directory) }
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard name.hasSuffix(".pem") || name.hasSuffix(".crt") else { continue }
-                files.append(trustDirectory + "/" + name)
-            }
-            files.sort()
-            for file in files where SSL_CTX_load_verify_locations(context, file, nil) != 1 {
-                throw .drainingQueue("\(file): not a PEM certificate")
-            }
+            let bundle = try TrustBundle(directory: trustDirectory)
+            if !bundle.pem.isEmpty { try TLSClientContext.trust(pem: bundle.pem, in: context) }
         }
         if let authorities { try TLSClientContext.trust(pem: authorities, in: context) }
         _ = sluice_ssl_ctx_set_min_version(context, minimumVersion.openSSL)

@@ -70,9 +70,10 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
 
         group = try EventLoopGroup(loopCount: serve.loops ?? LoopThread.processorCount)
         client = HTTPClient(group: group, configuration: try ClientTransportSecurity.configuration(trustDirectory: serve.trustBundleDir))
+        let kafkaTrust = try ClientTransportSecurity.kafkaTrust(trustDirectory: serve.trustBundleDir)
         let loops = group.loops
         controller = DataPlaneController(options: options, group: group, client: client) { classes in
-            classes.register(KafkaBrokerSettings.brokerClass, KafkaBrokerFactory(loops: loops, metricsFactory: options.metricsFactory))
+            classes.register(KafkaBrokerSettings.brokerClass, KafkaBrokerFactory(loops: loops, trust: kafkaTrust, metricsFactory: options.metricsFactory))
         }
         BearerTokens.shared.configure(directory: serve.oidcTokenDir)
         if serve.oidc, let jwks = serve.oidcJwks, let issuer = serve.oidcIssuer {
@@ -86,7 +87,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
             verifier = nil
         }
         let authenticator = verifier.map(OIDCIngressAuthenticator.init)
-        let kafka = KafkaBridge(controller: controller, group: group, client: client, authenticator: authenticator)
+        let kafka = KafkaBridge(controller: controller, group: group, client: client, trust: kafkaTrust, authenticator: authenticator)
         controller.add(kafka)
         controller.add(RabbitmqBridge(controller: controller, group: group, client: client))
         controller.add(PingSources(controller: controller, group: group, client: client))

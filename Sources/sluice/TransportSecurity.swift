@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import SluiceHTTP
 import SluiceIO
+import SluiceKafka
 import SluiceTLS
 
 /// Knative's `transport-encryption` feature flag: which of the two ports take events.
@@ -59,6 +60,17 @@ final class ServedCertificate: Sendable {
 /// the system's roots and `--trust-bundle-dir` (and the destination's `CACerts`, when it has
 /// them), by host name (SNI) or IP address.
 enum ClientTransportSecurity {
+    /// What Kafka clients over TLS trust beyond their Secrets: the same bundle, and the
+    /// system's roots.
+    static func kafkaTrust(trustDirectory: String?) throws -> KafkaTrust {
+        guard let trustDirectory else { return KafkaTrust() }
+        do {
+            return KafkaTrust(bundle: try TrustBundle(directory: trustDirectory).pem, systemRootsFile: TrustBundle.systemRootsFile)
+        } catch {
+            throw ExitError(message: "--trust-bundle-dir: \(error)")
+        }
+    }
+
     static func configuration(trustDirectory: String?) throws -> HTTPClientConfiguration {
         let base: TLSClientContext
         do {

@@ -7,7 +7,7 @@ struct ServeCommandTests {
     let configDirectory: String = {
         let directory = NSTemporaryDirectory() + "sluice-cli-\(getpid())"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory + "/empty.yaml", contents: Data())
+        _ = FileManager.default.createFile(atPath: directory + "/empty.yaml", contents: Data())
         return directory
     }()
 

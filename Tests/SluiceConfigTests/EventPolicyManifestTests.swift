@@ -36,11 +36,33 @@ struct EventPolicyManifestTests {
         #expect(!policy.to[1].covers(group: "messaging.knative.dev", kind: "InMemoryChannel", name: "c", labels: ["team": "b"]))
     }
 
+    @Test("a from ref to a sender is the subject of the ServiceAccount Knative makes for it")
+    func senderReferences() throws {
+        let (set, problems) = load("""
+              from:
+                - ref: {apiVersion: sources.knative.dev/v1, kind: PingSource, name: my-source}
+                - ref: {apiVersion: sources.knative.dev/v1, kind: PingSource, name: a-very-long-source-name-that-goes-on-and-on, namespace: other}
+            """)
+        #expect(problems.isEmpty, "\(problems)")
+        let policy = try #require(set?.eventPolicies.first)
+        // The first is Knative's own documented example; the second is truncated and hashed.
+        #expect(policy.from == ["system:serviceaccount:demo:my-source-oidc-sources.knative.dev-pingsource",
+                                "system:serviceaccount:other:a-very-long-source-name-that-go3cec0e0e00fc3a647fa187966e23deb6"])
+    }
+
+    @Test("kmeta.ChildName: kept when it fits, else a truncated parent and an MD5 hash")
+    func childNames() {
+        #expect(KubernetesNames.childName(parent: "broker", suffix: "-filter") == "broker-filter")
+        let long = "orders-from-the-warehouse-in-the-north-of-the-country-feed"
+        #expect(KubernetesNames.childName(parent: long, suffix: "-oidc-x-y") == "orders-from-the-wareho3412305f90dedf4c5fc25e3fbd46dbaa-oidc-x-y")
+        #expect(KubernetesNames.childName(parent: "short", suffix: "-" + String(repeating: "s", count: 69)) == "short5245b1a8c9fb74226a7e60c01b9a91b4-sssssssssssssssssssssssss")
+    }
+
     @Test("problems are file:line messages")
     func problems() {
         let cases = [
             ("  from:\n    - sub: \"system:*:x\"\n", "may hold * only at its end"),
-            ("  from:\n    - ref: {kind: PingSource, name: ping}\n", "from ref of kind PingSource is not supported"),
+            ("  from:\n    - ref: {kind: PingSource, name: ping}\n", "from ref of kind PingSource needs an apiVersion with a group"),
             ("  to:\n    - ref: {kind: Broker, name: b}\n", "from must name at least one sender"),
         ]
         for (spec, expected) in cases {

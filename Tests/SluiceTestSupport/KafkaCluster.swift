@@ -47,7 +47,7 @@ public final class KafkaCluster: @unchecked Sendable {
         guard KafkaCluster.readLine(output.fileHandleForReading) == "ok" else { throw TestFailure("mock cluster refused: \(line)") }
     }
 
-    private static func readLine(_ handle: FileHandle) -> String? {
+    static func readLine(_ handle: FileHandle) -> String? {
         var bytes: [UInt8] = []
         while true {
             let byte = handle.readData(ofLength: 1)

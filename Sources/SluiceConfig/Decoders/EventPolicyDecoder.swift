@@ -26,15 +26,18 @@ extension ResourceDecoder {
                 }
                 subjects.append(sub)
             } else if let ref = item.mapping("ref", context: "\(context) from") {
-                // A ServiceAccount is its own OIDC subject; other senders (sources) get theirs
-                // from Knative's control plane, which Sluice does not run.
+                // A ServiceAccount is its own subject; any other sender (a Source, a Trigger,
+                // a Subscription) has the ServiceAccount Knative makes for it.
                 guard let kind = ref.string("kind", required: true, context: "\(context) from ref"),
                       let name = ref.string("name", required: true, context: "\(context) from ref") else { continue }
-                guard kind == "ServiceAccount" else {
-                    diagnostics.error(ref.location, "\(context): from ref of kind \(kind) is not supported; name its subject with sub (or a ServiceAccount ref)")
-                    continue
+                let namespace = ref.string("namespace", context: context) ?? meta.namespace
+                if kind == "ServiceAccount" {
+                    subjects.append("system:serviceaccount:\(namespace):\(name)")
+                } else if let group = group(ref.string("apiVersion", context: context)) {
+                    subjects.append(KubernetesNames.oidcSubject(group: group, kind: kind, name: name, namespace: namespace))
+                } else {
+                    diagnostics.error(ref.location, "\(context): from ref of kind \(kind) needs an apiVersion with a group (such as sources.knative.dev/v1)")
                 }
-                subjects.append("system:serviceaccount:\(ref.string("namespace", context: context) ?? meta.namespace):\(name)")
             } else {
                 diagnostics.error(item.location, "\(context): each of from needs a sub or a ref")
             }
