@@ -38,10 +38,14 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
     private let signalQueue = DispatchQueue(label: "sluice.signals")
     private var signalSources: [any DispatchSourceSignal] = []
     private var certificateWatch: (any DispatchSourceTimer)?
+    /// `--watch`: the manifests looked at once a second, and reloaded when they change.
+    private let watchesConfig: Bool
+    private var configWatch: (any DispatchSourceTimer)?
 
     init(options serve: Serve, logger: Logger) throws {
         self.logger = logger
         configPath = serve.config
+        watchesConfig = serve.watch
         var options = DataPlaneOptions()
         options.clusterDomain = serve.clusterDomain
         options.maxEventsPerTrigger = serve.maxEventsPerTrigger
@@ -205,7 +209,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signalQueue)
         hangup.setEventHandler { [self] in
-            self.reload()
+            self.reload(because: "SIGHUP")
             certificate?.reload(force: true)
         }
         hangup.resume()
@@ -222,24 +226,38 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
             watch.resume()
             certificateWatch = watch
         }
+        if watchesConfig {
+            var seen = ConfigStamp(path: configPath)
+            let watch = DispatchSource.makeTimerSource(queue: signalQueue)
+            watch.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1))
+            watch.setEventHandler { [self] in
+                let now = ConfigStamp(path: configPath)
+                guard now != seen else { return }
+                seen = now
+                reload(because: "\(configPath) changed")
+            }
+            watch.resume()
+            configWatch = watch
+        }
     }
 
-    /// SIGHUP: read the manifests again and switch to them. A bad configuration is logged and
-    /// the running one kept; queued events of brokers and triggers that remain are kept.
-    private func reload() {
+    /// SIGHUP or `--watch`: read the manifests again and switch to them. A bad configuration is
+    /// logged and the running one kept; queued events of brokers and triggers that remain are
+    /// kept.
+    private func reload(because cause: String) {
         switch ConfigurationLoader.load(path: configPath, options: options) {
         case .failure(let error):
-            logger.error("SIGHUP: configuration not reloaded:\n\(error.description)")
+            logger.error("\(cause): configuration not reloaded:\n\(error.description)")
         case .success(let manifests):
             for warning in manifests.warnings { logger.warning("\(warning.location): \(warning.message)") }
             do {
                 try controller.apply(manifests)
-                logger.info("SIGHUP: configuration reloaded", metadata: [
+                logger.info("\(cause): configuration reloaded", metadata: [
                     "brokers": "\(controller.current.brokers.count)", "channels": "\(controller.current.channels.count)",
                     "deliveries": "\(controller.current.dispatchers.count)",
                 ])
             } catch {
-                logger.error("SIGHUP: configuration not reloaded:\n\(error.description)")
+                logger.error("\(cause): configuration not reloaded:\n\(error.description)")
             }
         }
     }
@@ -250,6 +268,7 @@ final class Runtime: @unchecked Sendable {  // signalSources is written once, be
         guard readiness.markNotReady() else { return }
         logger.info("signal \(signal): draining connections")
         certificateWatch?.cancel()
+        configWatch?.cancel()
         if let tlsIngress {
             // Both listeners drain at once.
             let drained = DispatchGroup()

@@ -17,11 +17,14 @@ extension LogFormat: ExpressibleByArgument {}
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the data plane for the manifests at --config.",
-        discussion: "SIGTERM stops accepting, finishes in-flight requests and exits 0. SIGHUP reloads the manifests."
+        discussion: "SIGTERM stops accepting, finishes in-flight requests and exits 0. SIGHUP (or a change, with --watch) reloads the manifests."
     )
 
     @Option(name: .long, help: "A YAML file or a directory of *.yaml/*.yml files holding Knative manifests.")
     var config: String
+
+    @Flag(name: .long, help: "Reload the manifests when --config changes (looked at once a second; a ConfigMap volume's symlink swap counts), as SIGHUP does.")
+    var watch = false
 
     @Option(name: .long, help: "Port of the ingress and the /healthz and /readyz probes.")
     var port: Int = 8080

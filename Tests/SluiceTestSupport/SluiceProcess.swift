@@ -8,6 +8,7 @@ public final class SluiceProcess: @unchecked Sendable {
     private let errorPipe = Pipe()
     private let outputPipe = Pipe()
     private let errorText = Locked("")
+    private let outputText = Locked("")
     public private(set) var ingressPort = 0
     public private(set) var metricsPort = 0
     /// The TLS ingress port (`--tls-port`), or 0.
@@ -40,13 +41,14 @@ public final class SluiceProcess: @unchecked Sendable {
         process.standardError = errorPipe
         process.standardOutput = outputPipe
         try process.run()
-        let text = errorText
-        errorPipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-            } else {
-                text.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+        for (pipe, text) in [(errorPipe, errorText), (outputPipe, outputText)] {
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let chunk = handle.availableData
+                if chunk.isEmpty {
+                    handle.readabilityHandler = nil
+                } else {
+                    text.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+                }
             }
         }
     }
@@ -65,17 +67,37 @@ public final class SluiceProcess: @unchecked Sendable {
         return sluice
     }
 
+    /// Starts `sluice display` on an ephemeral port (plus `extra` arguments) and waits until it
+    /// listens; `ingressPort` is then the port it takes events on.
+    public static func display(_ extra: [String] = []) throws -> SluiceProcess {
+        let display = try SluiceProcess(["display", "--port", "0"] + extra)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let port = display.port(after: "Waiting for CloudEvents on http://", in: display.standardOutput) {
+                display.ingressPort = port
+                return display
+            }
+            if !display.process.isRunning { throw TestFailure("sluice display exited: \(display.standardError)") }
+            usleep(10_000)
+        }
+        throw TestFailure("sluice display did not start listening: \(display.standardError)")
+    }
+
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         errorPipe.fileHandleForReading.readabilityHandler = nil
+        outputPipe.fileHandleForReading.readabilityHandler = nil
         if let ownedDataDirectory { try? FileManager.default.removeItem(atPath: ownedDataDirectory) }
     }
 
     /// Everything written to standard error so far.
     public var standardError: String { errorText.withLock { $0 } }
+
+    /// Everything written to standard output so far.
+    public var standardOutput: String { outputText.withLock { $0 } }
 
     /// Waits for the "listening" log line and reads the ports from it.
     public func waitUntilListening(timeout: TimeInterval = 20) throws {
@@ -103,8 +125,12 @@ public final class SluiceProcess: @unchecked Sendable {
         return Int(rest[rest.index(after: colon)...].prefix { $0.isNumber })
     }
 
+    /// Standard output once the process has exited (and closed it).
     public func standardOutputRemainder() -> String {
-        String(decoding: outputPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        _ = waitForExit()
+        let deadline = Date().addingTimeInterval(5)
+        while outputPipe.fileHandleForReading.readabilityHandler != nil && Date() < deadline { usleep(5_000) }
+        return standardOutput
     }
 
     /// Waits for exit; returns the status, or nil on timeout.
