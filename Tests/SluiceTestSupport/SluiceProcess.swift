@@ -30,14 +30,24 @@ public final class SluiceProcess: @unchecked Sendable {
 
     /// Runs the binary with `arguments`; a `launcher` (such as `prlimit --fsize=N`) runs it
     /// in turn, with the binary's path and the arguments after its own.
-    public init(_ arguments: [String], launcher: [String] = []) throws {
+    public convenience init(_ arguments: [String], launcher: [String] = []) throws {
         if let program = launcher.first {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = Array(launcher.dropFirst()) + [SluiceProcess.binary.path] + arguments
+            try self.init(executable: program, arguments: Array(launcher.dropFirst()) + [SluiceProcess.binary.path] + arguments)
         } else {
-            process.executableURL = SluiceProcess.binary
-            process.arguments = arguments
+            try self.init(executable: SluiceProcess.binary.path, arguments: arguments)
         }
+    }
+
+    /// Runs a shell command line as a user would type it (`exec`ed, so the pid is the
+    /// command's), in `directory`.
+    public convenience init(shellCommand: String, directory: String) throws {
+        try self.init(executable: "/bin/sh", arguments: ["-c", "exec " + shellCommand], directory: directory)
+    }
+
+    private init(executable: String, arguments: [String], directory: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardError = errorPipe
         process.standardOutput = outputPipe
         try process.run()
@@ -71,16 +81,22 @@ public final class SluiceProcess: @unchecked Sendable {
     /// listens; `ingressPort` is then the port it takes events on.
     public static func display(_ extra: [String] = []) throws -> SluiceProcess {
         let display = try SluiceProcess(["display", "--port", "0"] + extra)
-        let deadline = Date().addingTimeInterval(10)
+        try display.waitUntilDisplaying()
+        return display
+    }
+
+    /// Waits until this `sluice display` says where it listens, and reads its port.
+    public func waitUntilDisplaying(timeout: TimeInterval = 10) throws {
+        let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let port = display.port(after: "Waiting for CloudEvents on http://", in: display.standardOutput) {
-                display.ingressPort = port
-                return display
+            if let port = port(after: "Waiting for CloudEvents on http://", in: standardOutput) {
+                ingressPort = port
+                return
             }
-            if !display.process.isRunning { throw TestFailure("sluice display exited: \(display.standardError)") }
+            if !process.isRunning { throw TestFailure("sluice display exited: \(standardError)") }
             usleep(10_000)
         }
-        throw TestFailure("sluice display did not start listening: \(display.standardError)")
+        throw TestFailure("sluice display did not start listening: \(standardError)")
     }
 
     deinit {
