@@ -252,7 +252,9 @@ let package = Package(
         // Runs the built `sluice` binary (serve, probes, signals, exit codes).
         // (no dependency on the executable target: linking it into a test bundle would drag its
         // static-stdlib link flags along; `swift build --build-tests` builds it beside the tests)
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: strict),
+        // (Yams reads the Kubernetes manifests of deploy/ to check them.)
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport", .product(name: "Yams", package: "Yams")],
+                    swiftSettings: strict),
         .testTarget(name: "SluiceKafkaBridgeTests", dependencies: ["SluiceKafkaBridge"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsAMQPTests", dependencies: ["SluiceCloudEventsAMQP", "SluiceCloudEvents"], swiftSettings: strict),
         .testTarget(name: "SluiceRabbitMQBridgeTests", dependencies: ["SluiceRabbitMQBridge"], swiftSettings: strict),
