@@ -20,6 +20,19 @@ struct ServeCommandTests {
         }
     }
 
+    @Test("--version prints the release; completion scripts cover every subcommand")
+    func versionAndCompletion() throws {
+        let version = try SluiceProcess(["--version"])
+        #expect(version.waitForExit() == 0)
+        #expect(version.standardOutputRemainder().trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+        for shell in ["bash", "zsh", "fish"] {
+            let completion = try SluiceProcess(["--generate-completion-script", shell])
+            #expect(completion.waitForExit() == 0)
+            let script = completion.standardOutputRemainder()
+            for command in ["serve", "validate", "send", "display"] { #expect(script.contains(command), "\(shell) completion lacks \(command)") }
+        }
+    }
+
     @Test func servesProbesAndMetricsAndStopsOnSIGTERM() throws {
         let sluice = try SluiceProcess(["serve", "--config", configDirectory, "--host", "127.0.0.1",
                                         "--port", "0", "--metrics-port", "0", "--storage", "memory"])
