@@ -103,6 +103,7 @@ let package = Package(
             swiftSettings: fast
         ),
         .target(name: "SluiceCloudEventsAMQP", dependencies: ["SluiceCloudEvents"], swiftSettings: fast),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "SluiceTLS", dependencies: ["COpenSSL", "SluiceIO"], swiftSettings: fast),
@@ -114,7 +115,7 @@ let package = Package(
         .target(name: "SluiceRabbitMQ", dependencies: ["CRabbitMQ"], swiftSettings: fast),
         .target(
             name: "SluiceConfig",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["CYAML", "SluiceCloudEvents"],
             swiftSettings: strict
         ),
         .target(

@@ -72,6 +72,12 @@ public enum Base64 {
         return output
     }
 
+    /// Decodes padded base64 text (a manifest's `data` or `dataBase64`); nil when malformed.
+    public static func decode(_ text: String) -> [UInt8]? {
+        var text = text
+        return text.withUTF8 { decode(UnsafeRawBufferPointer($0)) }
+    }
+
     public static func isValid(_ text: UnsafeRawBufferPointer) -> Bool {
         decode(text) != nil
     }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Resolves each Kafka-class broker's settings from the ConfigMap its `spec.config` names (the
 /// broker's namespace when the reference has none; `kafka-broker-config` in `knative-eventing`
 /// when the broker names none, as Knative's default), once every document is read.
@@ -44,7 +42,7 @@ enum KafkaBrokerConfig {
             guard let servers = bootstrapServers(configMap, for: context, diagnostics) else { continue }
             func number(_ key: String, default value: Int) -> Int {
                 guard let text = configMap.data[key] else { return value }
-                guard let parsed = Int(text.trimmingCharacters(in: .whitespaces)), parsed > 0, parsed <= 10_000 else {
+                guard let parsed = Int(text.trimmingSpaces), parsed > 0, parsed <= 10_000 else {
                     diagnostics.error(configMap.meta.location, "ConfigMap \(namespace)/\(name): \(key) must be a positive number, not \"\(text)\"")
                     return value
                 }
@@ -66,7 +64,7 @@ enum KafkaBrokerConfig {
     /// `auth.secret.ref.namespace`, else the ConfigMap's namespace), as Knative reads it.
     private static func authProperties(_ configMap: ConfigMapManifest, in set: ManifestSet, for context: String,
                                        _ diagnostics: Diagnostics) -> [String: String] {
-        guard let name = configMap.data["auth.secret.ref.name"].map({ $0.trimmingCharacters(in: .whitespaces) }), !name.isEmpty else {
+        guard let name = configMap.data["auth.secret.ref.name"].map({ $0.trimmingSpaces }), !name.isEmpty else {
             return [:]
         }
         let namespace = configMap.data["auth.secret.ref.namespace"].flatMap { $0.isEmpty ? nil : $0 } ?? configMap.meta.namespace
@@ -84,7 +82,7 @@ enum KafkaBrokerConfig {
     /// `bootstrap.servers` of `configMap`, comma-separated; nil (and a problem) when empty.
     private static func bootstrapServers(_ configMap: ConfigMapManifest, for context: String, _ diagnostics: Diagnostics) -> [String]? {
         let servers = (configMap.data["bootstrap.servers"] ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .map { $0.trimmingSpaces }.filter { !$0.isEmpty }
         if servers.isEmpty {
             diagnostics.error(configMap.meta.location,
                               "ConfigMap \(configMap.meta.namespace)/\(configMap.meta.name): bootstrap.servers is missing (needed by \(context))")

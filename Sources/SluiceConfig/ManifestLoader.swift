@@ -1,5 +1,4 @@
-import Foundation
-import Yams
+import Glibc
 
 /// Reads Knative manifests from a YAML file or a directory of `*.yaml`/`*.yml` files, each
 /// possibly holding several documents. Every problem is collected and reported as
@@ -7,15 +6,7 @@ import Yams
 public enum ManifestLoader {
     /// Loads everything at `path`. Throws a `ConfigError` listing every problem found.
     public static func load(path: String) throws(ConfigError) -> ManifestSet {
-        let files: [(name: String, contents: String)]
-        do {
-            files = try readFiles(at: path)
-        } catch let error as ConfigError {
-            throw error
-        } catch {
-            throw ConfigError(problems: [ConfigProblem(location: SourceLocation(file: path, line: 1), message: "\(error)")])
-        }
-        return try load(files: files)
+        try load(files: try readFiles(at: path))
     }
 
     /// Loads manifests given as (file name, contents) pairs, in order.
@@ -45,57 +36,68 @@ public enum ManifestLoader {
     public static func read(path: String) -> (manifests: ManifestSet, problems: [ConfigProblem]) {
         do {
             return read(files: try readFiles(at: path))
-        } catch let error as ConfigError {
-            return (ManifestSet(), error.problems)
         } catch {
-            return (ManifestSet(), [ConfigProblem(location: SourceLocation(file: path, line: 1), message: "\(error)")])
+            return (ManifestSet(), error.problems)
         }
     }
 
-    static func readFiles(at path: String) throws -> [(name: String, contents: String)] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ConfigError(problems: [ConfigProblem(location: SourceLocation(file: path, line: 1), message: "no such file or directory")])
+    /// The file at `path`, or the `*.yaml`/`*.yml` files of the directory at `path` in name
+    /// order, as UTF-8 text.
+    static func readFiles(at path: String) throws(ConfigError) -> [(name: String, contents: String)] {
+        func failure(_ file: String, _ message: String) -> ConfigError {
+            ConfigError(problems: [ConfigProblem(location: SourceLocation(file: file, line: 1), message: message)])
         }
-        var names: [String] = [path]
-        if isDirectory.boolValue {
-            names = try FileManager.default.contentsOfDirectory(atPath: path)
-                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
-                .sorted()
-                .map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
+        var names = [path]
+        if let directory = opendir(path) {
+            defer { closedir(directory) }
+            names = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { continue }
+                names.append(path.hasSuffix("/") ? path + name : path + "/" + name)
+            }
+            names.sort()
+        } else if errno != ENOTDIR {
+            throw failure(path, errno == ENOENT ? "no such file or directory" : String(cString: strerror(errno)))
         }
-        return try names.map { name in
-            guard let data = FileManager.default.contents(atPath: name) else {
-                throw ConfigError(problems: [ConfigProblem(location: SourceLocation(file: name, line: 1), message: "cannot read the file")])
-            }
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw ConfigError(problems: [ConfigProblem(location: SourceLocation(file: name, line: 1), message: "not UTF-8 text")])
-            }
-            return (name, text)
+        var files: [(name: String, contents: String)] = []
+        for name in names {
+            guard let bytes = readBytes(name) else { throw failure(name, "cannot read the file: \(String(cString: strerror(errno)))") }
+            guard let text = String(validating: bytes, as: UTF8.self) else { throw failure(name, "not UTF-8 text") }
+            files.append((name, text))
+        }
+        return files
+    }
+
+    /// A whole file, or nil with `errno` set.
+    private static func readBytes(_ path: String) -> [UInt8]? {
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            if count > 0 { bytes.append(contentsOf: chunk[0..<count]) }
+            if count < chunk.count { return ferror(file) == 0 ? bytes : nil }
         }
     }
 
     private static func decodeFile(_ name: String, _ contents: String, into set: inout ManifestSet, _ diagnostics: Diagnostics) {
-        let documents: YamlSequence<Node>
+        let documents: [YAMLTree]
         do {
-            documents = try Yams.compose_all(yaml: contents)
+            documents = try YAMLComposer.documents(contents)
         } catch {
-            diagnostics.error(yamlErrorLocation(error, file: name), "invalid YAML: \(yamlErrorMessage(error))")
+            diagnostics.error(SourceLocation(file: name, line: error.line), "invalid YAML: \(error.message)")
             return
         }
-        var iterator = documents.makeIterator()
-        while let node = iterator.next() {
-            let document = YAMLNode(node: node, file: name, diagnostics: diagnostics)
-            decodeDocument(document, into: &set)
-        }
-        if let error = iterator.error {
-            diagnostics.error(yamlErrorLocation(error, file: name), "invalid YAML: \(yamlErrorMessage(error))")
+        for node in documents {
+            decodeDocument(YAMLNode(node: node, file: name, diagnostics: diagnostics), into: &set)
         }
     }
 
     private static func decodeDocument(_ document: YAMLNode, into set: inout ManifestSet) {
         let diagnostics = document.diagnostics
-        if case .scalar(let scalar) = document.node, scalar.string.isEmpty { return }  // an empty document
+        if document.node.isNull { return }  // an empty document
         guard document.isMapping else {
             diagnostics.error(document.location, "a manifest must be a mapping with apiVersion and kind")
             return
@@ -111,29 +113,5 @@ public enum ManifestLoader {
         } else {
             diagnostics.warning(document.location, "unknown kind \(kind) (\(apiVersion)); skipped")
         }
-    }
-
-    private static func yamlErrorLocation(_ error: any Error, file: String) -> SourceLocation {
-        if let yaml = error as? YamlError {
-            switch yaml {
-            case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-                return SourceLocation(file: file, line: mark.line)
-            default:
-                break
-            }
-        }
-        return SourceLocation(file: file, line: 1)
-    }
-
-    private static func yamlErrorMessage(_ error: any Error) -> String {
-        if let yaml = error as? YamlError {
-            switch yaml {
-            case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _), .composer(let context, let problem, _, _):
-                return context.map { "\($0.text) \(problem)" } ?? problem
-            default:
-                break
-            }
-        }
-        return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
     }
 }

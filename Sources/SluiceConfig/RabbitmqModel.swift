@@ -64,7 +64,7 @@ public struct RabbitmqConnection: Sendable, Equatable {
             if rest.lowercased().hasPrefix("https://") || rest.lowercased().hasPrefix("amqps://") {
                 return .failure(SecretProblem("uri \"\(uri)\" asks for TLS (amqps), which Sluice does not speak to RabbitMQ yet"))
             }
-            if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+            if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
             let host = hostPart(rest.prefix { $0 != "/" && $0 != "?" })
             guard !host.isEmpty else { return .failure(SecretProblem("uri \"\(uri)\" names no host")) }
             return .success(RabbitmqConnection(host: host, port: port, user: user, password: password, virtualHost: "/"))

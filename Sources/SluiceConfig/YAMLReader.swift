@@ -1,19 +1,14 @@
-import Yams
-
 /// A YAML node with the file it came from, for decoding with `file:line` problems.
 struct YAMLNode {
-    let node: Node
+    let node: YAMLTree
     let file: String
     let diagnostics: Diagnostics
 
-    var location: SourceLocation { SourceLocation(file: file, line: node.mark?.line ?? 1) }
+    var location: SourceLocation { SourceLocation(file: file, line: node.line) }
 
     /// The child `key` of a mapping, if present (and not null).
     subscript(key: String) -> YAMLNode? {
-        guard let mapping = node.mapping, let child = mapping[key] else { return nil }
-        if case .scalar(let scalar) = child, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
-            return nil
-        }
+        guard let child = node[key], !child.isNull else { return nil }
         return YAMLNode(node: child, file: file, diagnostics: diagnostics)
     }
 
@@ -21,7 +16,7 @@ struct YAMLNode {
     var entries: [(key: String, keyLocation: SourceLocation, value: YAMLNode)]? {
         guard let mapping = node.mapping else { return nil }
         return mapping.map { pair in
-            (pair.key.string ?? "", SourceLocation(file: file, line: pair.key.mark?.line ?? 1),
+            (pair.key.scalar ?? "", SourceLocation(file: file, line: pair.key.line),
              YAMLNode(node: pair.value, file: file, diagnostics: diagnostics))
         }
     }
@@ -33,10 +28,7 @@ struct YAMLNode {
     var isMapping: Bool { node.mapping != nil }
 
     /// A scalar as its raw text.
-    var scalarText: String? {
-        if case .scalar(let scalar) = node { return scalar.string }
-        return nil
-    }
+    var scalarText: String? { node.scalar }
 
     // MARK: Typed access that reports problems
 

@@ -1,5 +1,4 @@
-import Foundation
-import Yams
+import SluiceCloudEvents
 
 /// ConfigMap and Secret (`v1`), and the broker defaults of `config-br-defaults`.
 extension ResourceDecoder {
@@ -15,7 +14,7 @@ extension ResourceDecoder {
         let context = "Secret \(meta.namespace)/\(meta.name)"
         var data: [String: [UInt8]] = [:]
         for entry in document.stringMap("data", context: context) ?? [] {
-            guard let decoded = Data(base64Encoded: entry.value.filter { !$0.isWhitespace }) else {
+            guard let decoded = Base64.decode(entry.value.filter { !$0.isWhitespace }) else {
                 document.diagnostics.error(entry.location, "\(context): data.\(entry.key) is not base64")
                 continue
             }
@@ -32,15 +31,15 @@ extension ResourceDecoder {
         let valueNode = document["data"]?["default-br-config"]
         // A block scalar (`|`) starts on the line after its key; a quoted or plain value on it.
         var valueLine = valueNode?.location.line ?? configMap.meta.location.line
-        if case .scalar(let scalar)? = valueNode?.node, scalar.style != .literal && scalar.style != .folded { valueLine -= 1 }
-        let root: Node?
+        if let style = valueNode?.node.scalarStyle, style != .block { valueLine -= 1 }
+        let root: YAMLTree
         do {
-            root = try Yams.compose(yaml: text)
+            guard let first = try YAMLComposer.documents(text).first else { return BrokerDefaults() }
+            root = first
         } catch {
             diagnostics.error(SourceLocation(file: document.file, line: valueLine), "config-br-defaults: default-br-config is not valid YAML")
             return BrokerDefaults()
         }
-        guard let root else { return BrokerDefaults() }
         // Lines inside the block are relative to it; the block starts on the line after the key.
         let inner = YAMLNode(node: root, file: document.file, diagnostics: Diagnostics())
         var defaults = BrokerDefaults()

@@ -1,5 +1,3 @@
-import Foundation
-
 /// KafkaSource (`sources.knative.dev/v1`, `v1beta1`) and KafkaSink (`eventing.knative.dev/v1alpha1`).
 extension ResourceDecoder {
     static let deliveryOrderAnnotation = "kafka.eventing.knative.dev/delivery.order"
@@ -75,7 +73,7 @@ extension ResourceDecoder {
     /// `bootstrapServers`: a list whose entries may each hold several comma-separated servers.
     private static func bootstrapServers(_ spec: YAMLNode, context: String) -> [String] {
         let servers = stringList(spec, "bootstrapServers", context: context)
-            .flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces }.filter { !$0.isEmpty }
         if servers.isEmpty {
             spec.diagnostics.error(spec["bootstrapServers"]?.location ?? spec.location, "\(context): bootstrapServers must name at least one server")
         }

@@ -1,4 +1,4 @@
-import Foundation
+import SluiceCloudEvents
 
 /// PingSource (`sources.knative.dev/v1`). The schedule and the time zone are checked where
 /// they are served (`PingSources.check`), at their lines.
@@ -14,7 +14,7 @@ extension ResourceDecoder {
         if let encoded {
             if text != nil {
                 diagnostics.error(spec["dataBase64"]?.location ?? spec.location, "\(context): data and dataBase64 are mutually exclusive")
-            } else if let decoded = Data(base64Encoded: encoded.filter { !$0.isWhitespace }) {
+            } else if let decoded = Base64.decode(encoded.filter { !$0.isWhitespace }) {
                 data = Array(decoded)
             } else {
                 diagnostics.error(spec["dataBase64"]?.location ?? spec.location, "\(context): dataBase64 is not base64")
