@@ -13,7 +13,7 @@ RUN swift build -c release --product sluice \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends librdkafka1 librabbitmq4 libssl3 libyaml-0-2 libstdc++6 ca-certificates \
+    && apt-get install -y --no-install-recommends librdkafka1 librabbitmq4 libssl3 libyaml-0-2 libstdc++6 ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 65532 --home-dir /var/lib/sluice --create-home sluice \
     && install -d -o sluice -g sluice /var/lib/sluice/data

@@ -1,10 +1,11 @@
-import Foundation
+import FoundationEssentials
 
 /// A PingSource schedule as Knative reads it (robfig/cron's standard parser): five fields
 /// (minute, hour, day of month, month, day of week) of `*`, `?`, values, ranges, lists and
 /// steps, month and weekday names; the macros `@yearly`, `@annually`, `@monthly`, `@weekly`,
 /// `@daily`, `@midnight`, `@hourly` and `@every <duration>`; an optional `CRON_TZ=` or `TZ=`
-/// prefix. Times are computed in the schedule's zone with the system's zone database, so a
+/// prefix. Times are computed in the schedule's zone with the system's zone database
+/// (`ZoneRules`), so a
 /// daily 09:00 stays at 09:00 local across DST; a time the clocks skip is skipped, and one
 /// they repeat fires at each occurrence, as robfig/cron does.
 public struct CronSchedule: Sendable {
@@ -17,24 +18,24 @@ public struct CronSchedule: Sendable {
     }
 
     let rule: Rule
-    public let timeZone: TimeZone
+    public let zone: ZoneRules
 
     /// Parses `text` in `zone` (an IANA name; nil: the process's zone, or the text's
     /// `CRON_TZ=` prefix).
     public init(_ text: String, timeZone zone: String? = nil) throws(CronError) {
-        var body = text.trimmingCharacters(in: .whitespaces)
+        var body = text.trimmingSpaces
         var zoneName = zone
         for prefix in ["CRON_TZ=", "TZ="] where body.hasPrefix(prefix) {
             let rest = body.dropFirst(prefix.count)
             guard let space = rest.firstIndex(of: " ") else { throw CronError("\(prefix) needs a zone and a schedule") }
             zoneName = String(rest[..<space])
-            body = rest[space...].trimmingCharacters(in: .whitespaces)
+            body = rest[space...].trimmingSpaces
         }
         if let zoneName {
-            guard let named = TimeZone(identifier: zoneName) else { throw CronError("unknown time zone \"\(zoneName)\"") }
-            timeZone = named
+            guard let named = ZoneRules(named: zoneName) else { throw CronError("unknown time zone \"\(zoneName)\"") }
+            self.zone = named
         } else {
-            timeZone = TimeZone.current
+            self.zone = ZoneRules.local
         }
         rule = try CronSchedule.parse(body)
     }
@@ -46,39 +47,44 @@ public struct CronSchedule: Sendable {
         case .every(let seconds):
             return Date(timeIntervalSince1970: (date.timeIntervalSince1970 + Double(seconds)).rounded(.down))
         case .fields(let minutes, let hours, let days, let months, let weekdays, let dayStar, let weekdayStar):
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = timeZone
-            var time = (date.timeIntervalSince1970 / 60).rounded(.down) * 60 + 60
-            let limit = date.timeIntervalSince1970 + 5 * 366 * 86_400
+            let start = Int64((date.timeIntervalSince1970).rounded(.down))
+            var time = (start >= 0 ? start / 60 : (start - 59) / 60) * 60 + 60
+            let limit = start + 5 * 366 * 86_400
             while time <= limit {
-                let now = Date(timeIntervalSince1970: time)
-                let parts = calendar.dateComponents([.month, .day, .hour, .minute, .weekday], from: now)
-                guard let month = parts.month, let day = parts.day, let hour = parts.hour, let minute = parts.minute,
-                      let weekday = parts.weekday else { return nil }
-                if months & (1 << month) == 0 {
-                    guard let start = calendar.dateInterval(of: .month, for: now)?.end else { return nil }
-                    time = start.timeIntervalSince1970
+                let offset = Int64(zone.offset(at: time))
+                let local = CivilTime(time + offset)
+                if months & (1 << local.month) == 0 {
+                    let (year, month) = local.month == 12 ? (local.year + 1, 1) : (local.year, local.month + 1)
+                    time = advance(from: time, offset: offset, toLocal: CivilTime.days(year: year, month: month, day: 1) * 86_400)
                     continue
                 }
-                let dayMatches = days & (1 << day) != 0
-                let weekdayMatches = weekdays & (1 << (weekday - 1)) != 0
+                let dayMatches = days & (1 << local.day) != 0
+                let weekdayMatches = weekdays & (1 << local.weekday) != 0
                 if !(dayStar || weekdayStar ? dayMatches && weekdayMatches : dayMatches || weekdayMatches) {
-                    guard let start = calendar.dateInterval(of: .day, for: now)?.end else { return nil }
-                    time = start.timeIntervalSince1970
+                    let midnight = (CivilTime.days(year: local.year, month: local.month, day: local.day) + 1) * 86_400
+                    time = advance(from: time, offset: offset, toLocal: midnight)
                     continue
                 }
-                if hours & (1 << hour) == 0 {
-                    time += Double(60 - minute) * 60
+                if hours & (1 << local.hour) == 0 {
+                    time += Int64(60 - local.minute) * 60
                     continue
                 }
-                if minutes & (1 << minute) == 0 {
+                if minutes & (1 << local.minute) == 0 {
                     time += 60
                     continue
                 }
-                return now
+                return Date(timeIntervalSince1970: Double(time))
             }
             return nil
         }
+    }
+
+    /// The instant of the local time `target` (seconds of local-midnight arithmetic), never
+    /// past it: computed with the offset now or the one at the target, whichever is larger,
+    /// so a clock change in between makes the search look at an hour more, not skip one.
+    private func advance(from time: Int64, offset: Int64, toLocal target: Int64) -> Int64 {
+        let there = Int64(zone.offset(at: target - offset))
+        return max(time + 60, target - max(offset, there))
     }
 
     // MARK: Parsing
@@ -93,7 +99,7 @@ public struct CronSchedule: Sendable {
 
     static func parse(_ text: String) throws(CronError) -> Rule {
         if text.hasPrefix("@every ") {
-            let seconds = try parseDuration(text.dropFirst("@every ".count).trimmingCharacters(in: .whitespaces))
+            let seconds = try parseDuration(text.dropFirst("@every ".count).trimmingSpaces)
             return .every(seconds: max(1, seconds))
         }
         let expanded = text.hasPrefix("@") ? macros[text.lowercased()] : text
@@ -172,5 +178,12 @@ public struct CronError: Error, Sendable, CustomStringConvertible {
 
     init(_ description: String) {
         self.description = description
+    }
+}
+
+private extension StringProtocol {
+    var trimmingSpaces: String {
+        guard let first = firstIndex(where: { $0 != " " && $0 != "\t" }), let last = lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        return String(self[first...last])
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SluiceCloudEvents
 import Logging
 import SluiceBroker
 import SluiceConfig
@@ -34,7 +35,7 @@ public final class PingSources: DataPlaneComponent, @unchecked Sendable {  // `s
         manifests.pingSources.flatMap { source -> [ConfigProblem] in
             let context = "PingSource \(source.meta.namespace)/\(source.meta.name)"
             var problems: [ConfigProblem] = []
-            if let zone = source.timezone, TimeZone(identifier: zone) == nil {
+            if let zone = source.timezone, ZoneRules(named: zone) == nil {
                 problems.append(ConfigProblem(location: source.timezoneLocation, message: "\(context): unknown time zone \"\(zone)\""))
             }
             do {
@@ -87,7 +88,7 @@ public final class PingSources: DataPlaneComponent, @unchecked Sendable {  // `s
     }
 
     private static func fingerprint(_ source: PingSourceManifest) -> String {
-        [source.schedule, source.timezone ?? "", source.contentType ?? "", source.data.map { Data($0).base64EncodedString() } ?? "-",
+        [source.schedule, source.timezone ?? "", source.contentType ?? "", source.data.map { $0.withUnsafeBytes { Base64.encode($0) } } ?? "-",
          source.ceOverrides.map { "\($0.name)=\($0.value)" }.joined(separator: ","),
          SourceRoute.fingerprint(sink: source.sink, delivery: nil)].joined(separator: "\u{1}")
     }
