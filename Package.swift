@@ -13,7 +13,7 @@
 //   CRabbitMQ   librabbitmq from Debian (system library) with a shim for its variadic login
 //   COpenSSL    OpenSSL from Debian (system library) with shims for the calls it spells as macros
 //   SluiceTLS   TLS on OpenSSL behind the HTTP engine's transport seam: contexts, connections
-//   SluiceIdentity  OIDC sender identity: JWTs verified offline against a JWKS file (jwt-kit)
+//   SluiceIdentity  OIDC sender identity: JWTs verified offline against a JWKS file (on OpenSSL)
 //   SluiceRabbitMQ  the thin librabbitmq layer: one connection per owning thread
 //   SluiceConfig  Knative manifests (Yams) into a checked model, problems as file:line
 //   SluiceFilter  trigger filters compiled once, the trigger index, CESQL
@@ -109,7 +109,7 @@ let package = Package(
         .target(name: "SluiceTLS", dependencies: ["COpenSSL", "SluiceIO"], swiftSettings: fast),
         .target(
             name: "SluiceIdentity",
-            dependencies: ["SluiceIO", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SluiceIO", "SluiceTLS", "SluiceCloudEvents", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(name: "SluiceRabbitMQ", dependencies: ["CRabbitMQ"], swiftSettings: fast),
@@ -256,6 +256,8 @@ let package = Package(
         // (Yams reads the Kubernetes manifests of deploy/ to check them.)
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport", .product(name: "Yams", package: "Yams")],
                     swiftSettings: strict),
+        .testTarget(name: "SluiceIdentityTests",
+                    dependencies: ["SluiceIdentity", "SluiceTestSupport", .product(name: "JWTKit", package: "jwt-kit")], swiftSettings: strict),
         .testTarget(name: "SluiceKafkaBridgeTests", dependencies: ["SluiceKafkaBridge"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsAMQPTests", dependencies: ["SluiceCloudEventsAMQP", "SluiceCloudEvents"], swiftSettings: strict),
         .testTarget(name: "SluiceRabbitMQBridgeTests", dependencies: ["SluiceRabbitMQBridge"], swiftSettings: strict),

@@ -4,7 +4,11 @@
 #define SLUICE_COPENSSL_SHIM_H
 
 #include <openssl/bio.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -25,6 +29,11 @@ static inline long sluice_ssl_ctx_set_session_cache_mode(SSL_CTX *ctx, long mode
 
 static inline long sluice_bio_get_mem_data(BIO *bio, char **data) {
     return BIO_get_mem_data(bio, data);
+}
+
+// EVP_PKEY_PUBLIC_KEY is a macro over other macros: the selection of a public key's fields.
+static inline int sluice_evp_pkey_public_key_selection(void) {
+    return EVP_PKEY_PUBLIC_KEY;
 }
 
 static inline int sluice_ssl_set_host_name(SSL *ssl, const char *name) {

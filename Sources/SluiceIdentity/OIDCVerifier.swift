@@ -1,6 +1,5 @@
-import Dispatch
-import Foundation
-import JWTKit
+import FoundationEssentials
+import Glibc
 import Logging
 import SluiceIO
 
@@ -28,8 +27,8 @@ public enum OIDCFailure: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Verifies OIDC tokens offline (Knative's sender identity): the signature against a JWKS file
-/// (RS256, ES256 and the other algorithms jwt-kit knows; never `none`), then `iss`, `exp`,
-/// `nbf` with a small clock skew, and that `aud` holds the target's audience.
+/// (RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA, on OpenSSL; never `none`), then
+/// `iss`, `exp`, `nbf` with a small clock skew, and that `aud` holds the target's audience.
 ///
 /// A verified token's claims are cached until it expires, so a sender reusing its token costs
 /// one hash lookup per request (`cached`); only a token not seen yet takes the asynchronous
@@ -39,7 +38,7 @@ public final class OIDCVerifier: Sendable {
     public let jwksPath: String
     /// Clock skew allowed on `exp` and `nbf`.
     public let skew: TimeInterval
-    private let keys: Locked<(collection: JWTKeyCollection, stamp: FileStamp)>
+    private let keys: Locked<(set: JSONWebKeySet, stamp: FileStamp)>
     private let cache = Locked<[String: Claims]>([:])
     private static let cacheLimit = 10_000
     private let logger: Logger
@@ -58,8 +57,8 @@ public final class OIDCVerifier: Sendable {
         self.jwksPath = jwksPath
         self.skew = skew
         self.logger = logger
-        let (collection, stamp) = try OIDCVerifier.load(jwksPath)
-        keys = Locked((collection, stamp))
+        let (set, stamp) = try OIDCVerifier.load(jwksPath)
+        keys = Locked((set, stamp))
     }
 
     /// The answer for `token` and `audience` when the token was verified before: its sender,
@@ -69,17 +68,19 @@ public final class OIDCVerifier: Sendable {
         return check(claims, audience: audience, now: now)
     }
 
-    /// Verifies `token` for `audience`: signature, issuer, times and audience.
+    /// Verifies `token` for `audience`: signature, issuer, times and audience. Runs OpenSSL's
+    /// signature check (tens of microseconds for RSA): call it off the event loops.
     public func verify(_ token: String, audience: String, now: Date = Date()) async -> Result<SenderIdentity, OIDCFailure> {
-        let collection = keys.withLock { $0.collection }
-        let payload: TokenPayload
+        let set = keys.withLock { $0.set }
+        let verified: JSONWebToken
         do {
-            payload = try await collection.verify(token, as: TokenPayload.self)
+            verified = try JSONWebToken(verifying: token, with: set)
         } catch {
-            return .failure(.invalid(OIDCVerifier.reason(error)))
+            return .failure(error)
         }
-        guard payload.iss.value == issuer else { return .failure(.invalid("issuer \"\(payload.iss.value)\" is not \"\(issuer)\"")) }
-        let claims = Claims(subject: payload.sub.value, audiences: payload.aud.value, expires: payload.exp.value, notBefore: payload.nbf?.value)
+        guard verified.issuer == issuer else { return .failure(.invalid("issuer \"\(verified.issuer)\" is not \"\(issuer)\"")) }
+        let claims = Claims(subject: verified.subject, audiences: verified.audiences, expires: Date(timeIntervalSince1970: verified.expires),
+                            notBefore: verified.notBefore.map { Date(timeIntervalSince1970: $0) })
         let answer = check(claims, audience: audience, now: now)
         if case .success = answer {
             cache.withLock { cache in
@@ -113,49 +114,17 @@ public final class OIDCVerifier: Sendable {
         return .success(SenderIdentity(subject: claims.subject))
     }
 
-    private static func load(_ path: String) throws(OIDCFailure) -> (JWTKeyCollection, FileStamp) {
+    private static func load(_ path: String) throws(OIDCFailure) -> (JSONWebKeySet, FileStamp) {
         let stamp = FileStamp(path)
-        let text: String
+        guard let file = fopen(path, "rb") else { throw .keys("\(path): cannot be read") }
+        defer { fclose(file) }
+        var bytes = [UInt8](repeating: 0, count: 1024 * 1024)  // a JWKS is a few KiB
+        let count = fread(&bytes, 1, bytes.count, file)
+        guard count < bytes.count else { throw .keys("\(path): larger than 1 MiB") }
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return (try JSONWebKeySet(json: Array(bytes[0..<count])), stamp)
         } catch {
-            throw .keys("\(path): cannot be read")
-        }
-        // The collection is an actor; adding keys needs no suspension in practice, but its
-        // API is async: wait for it here (start-up and reloads only, off the event loops).
-        let result = Locked<Result<JWTKeyCollection, OIDCFailure>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let collection = JWTKeyCollection()
-            do {
-                try await collection.add(jwksJSON: text)
-                result.withLock { $0 = .success(collection) }
-            } catch {
-                result.withLock { $0 = .failure(.keys("\(path): not a JWKS: \(reason(error))")) }
-            }
-            done.signal()
-        }
-        done.wait()
-        switch result.withLock({ $0 }) {
-        case .success(let collection)?: return (collection, stamp)
-        case .failure(let failure)?: throw failure
-        case nil: throw .keys("\(path): not loaded")
+            throw .keys("\(path): \(error)")
         }
     }
-
-    private static func reason(_ error: any Error) -> String {
-        if let jwt = error as? JWTError { return jwt.reason ?? "\(jwt.errorType)" }
-        return "\(error)"
-    }
-}
-
-/// The claims Sluice reads; checked by `OIDCVerifier` with its own clock and skew.
-struct TokenPayload: JWTPayload {
-    var iss: IssuerClaim
-    var sub: SubjectClaim
-    var aud: AudienceClaim
-    var exp: ExpirationClaim
-    var nbf: NotBeforeClaim?
-
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
