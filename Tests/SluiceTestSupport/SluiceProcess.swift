@@ -144,16 +144,19 @@ public final class SluiceProcess: @unchecked Sendable {
     /// Standard output once the process has exited (and closed it).
     public func standardOutputRemainder() -> String {
         _ = waitForExit()
-        let deadline = Date().addingTimeInterval(5)
-        while outputPipe.fileHandleForReading.readabilityHandler != nil && Date() < deadline { usleep(5_000) }
         return standardOutput
     }
 
-    /// Waits for exit; returns the status, or nil on timeout.
+    /// Waits for exit, and for what it wrote to be read to the end; returns the status, or
+    /// nil on timeout.
     public func waitForExit(timeout: TimeInterval = 15) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        if process.isRunning { return nil }
+        let drained = Date().addingTimeInterval(2)
+        while (errorPipe.fileHandleForReading.readabilityHandler != nil || outputPipe.fileHandleForReading.readabilityHandler != nil)
+            && Date() < drained { usleep(2_000) }
+        return process.terminationStatus
     }
 
     public func signal(_ number: Int32) {
