@@ -41,25 +41,30 @@ public enum ManifestLoader {
         }
     }
 
-    /// The file at `path`, or the `*.yaml`/`*.yml` files of the directory at `path` in name
-    /// order, as UTF-8 text.
+    /// The files the manifests at `path` are read from: `path` itself, or the `*.yaml` and
+    /// `*.yml` files of the directory at `path` in name order (what `serve --watch` watches).
+    public static func manifestFiles(at path: String) throws(ConfigError) -> [String] {
+        guard let directory = opendir(path) else {
+            if errno == ENOTDIR { return [path] }
+            let reason = errno == ENOENT ? "no such file or directory" : String(cString: strerror(errno))
+            throw ConfigError(problems: [ConfigProblem(location: SourceLocation(file: path, line: 1), message: reason)])
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { continue }
+            names.append(path.hasSuffix("/") ? path + name : path + "/" + name)
+        }
+        return names.sorted()
+    }
+
+    /// The manifest files at `path` as UTF-8 text.
     static func readFiles(at path: String) throws(ConfigError) -> [(name: String, contents: String)] {
         func failure(_ file: String, _ message: String) -> ConfigError {
             ConfigError(problems: [ConfigProblem(location: SourceLocation(file: file, line: 1), message: message)])
         }
-        var names = [path]
-        if let directory = opendir(path) {
-            defer { closedir(directory) }
-            names = []
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { continue }
-                names.append(path.hasSuffix("/") ? path + name : path + "/" + name)
-            }
-            names.sort()
-        } else if errno != ENOTDIR {
-            throw failure(path, errno == ENOENT ? "no such file or directory" : String(cString: strerror(errno)))
-        }
+        let names = try manifestFiles(at: path)
         var files: [(name: String, contents: String)] = []
         for name in names {
             guard let bytes = readBytes(name) else { throw failure(name, "cannot read the file: \(String(cString: strerror(errno)))") }

@@ -15,15 +15,20 @@ public final class KafkaCluster: @unchecked Sendable {
     public init(topics: [(String, Int)] = [], brokers: Int = 1) throws {
         process.executableURL = SluiceProcess.binary.deletingLastPathComponent().appendingPathComponent("sluice-kafka-mock")
         process.arguments = ["--brokers", String(brokers)] + topics.flatMap { ["--topic", "\($0.0):\($0.1)"] }
+        bootstrap = try KafkaCluster.start(process, input: input, output: output, name: "the mock Kafka cluster")
+    }
+
+    /// Runs a helper that prints "bootstrap <addresses>" once it listens, and returns them.
+    static func start(_ process: Process, input: Pipe, output: Pipe, name: String) throws -> String {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        guard let line = KafkaCluster.readLine(output.fileHandleForReading), line.hasPrefix("bootstrap ") else {
+        guard let line = readLine(output.fileHandleForReading), line.hasPrefix("bootstrap ") else {
             kill(process.processIdentifier, SIGKILL)
-            throw TestFailure("the mock Kafka cluster did not start")
+            throw TestFailure("\(name) did not start")
         }
-        bootstrap = String(line.dropFirst("bootstrap ".count))
+        return String(line.dropFirst("bootstrap ".count))
     }
 
     deinit {

@@ -8,24 +8,16 @@ import Glibc
 public final class KafkaTLSFront: @unchecked Sendable {
     private let process = Process()
     private let input = Pipe()
+    private let output = Pipe()
     /// The fronts' addresses, for `bootstrapServers`.
     public let bootstrap: String
 
     public init(_ cluster: KafkaCluster, certificate: String, key: String) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("KafkaMockCluster/kafka_tls_front.py")
-        let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path, certificate, key, cluster.bootstrap]
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        guard let line = KafkaCluster.readLine(output.fileHandleForReading), line.hasPrefix("bootstrap ") else {
-            kill(process.processIdentifier, SIGKILL)
-            throw TestFailure("the Kafka TLS front did not start")
-        }
-        bootstrap = String(line.dropFirst("bootstrap ".count))
+        bootstrap = try KafkaCluster.start(process, input: input, output: output, name: "the Kafka TLS front")
     }
 
     deinit {
