@@ -120,11 +120,11 @@ public final class Ingress: Sendable {
         }
         let deferred = responder.deferResponse()
         // An open ingress, or a sender whose token was verified before: no closure is made.
-        let authorization = gate.authenticator == nil ? nil : request.headerString("authorization")
+        let authorization = gate.authenticator == nil ? nil : request.header("authorization")
         if let known = gate.checkNow(authorization: authorization, audience: broker.audience, policy: broker.senderPolicy, events: events) {
             return admit(events, into: broker, answer: known, state: state, deferred: deferred, shard: shard, started: started)
         }
-        gate.checkLater(authorization: authorization, audience: broker.audience, policy: broker.senderPolicy, events: events,
+        gate.checkLater(authorization: authorization.map { String(decoding: $0, as: UTF8.self) }, audience: broker.audience, policy: broker.senderPolicy, events: events,
                         loop: loop) { [self] answer in
             admit(events, into: broker, answer: answer, state: state, deferred: deferred, shard: shard, started: started)
         }

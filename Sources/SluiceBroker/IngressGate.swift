@@ -6,9 +6,10 @@ import SluiceIO
 /// request's events and before storing them; what the sender may do is then the target's
 /// EventPolicies' to say (`SenderPolicy`), so nothing is stored for a refused request.
 public protocol IngressAuthenticator: Sendable {
-    /// The answer when it is known now (a token seen before, or none at all): no closure is
-    /// made for the common case. Nil: the token must be verified first (`authenticateLater`).
-    func authenticateNow(authorization: String?, audience: String) -> Authentication?
+    /// The answer when it is known now (a token seen before, or none at all), from the
+    /// `Authorization` header's bytes in the request: no String and no closure are made for
+    /// the common case. Nil: the token must be verified first (`authenticateLater`).
+    func authenticateNow(authorization: UnsafeRawBufferPointer?, audience: String) -> Authentication?
     /// Verifies the token and calls `completion` from any thread.
     func authenticateLater(authorization: String?, audience: String, completion: @escaping @Sendable (Authentication) -> Void)
 }
@@ -51,8 +52,9 @@ public struct IngressGate: Sendable {
     }
 
     /// The answer when it is known now, as for a sender whose token was verified before; nil
-    /// when the token must be verified first (`checkLater`).
-    public func checkNow(authorization: String?, audience: String, policy: SenderPolicy, events: [CloudEvent]) -> Answer? {
+    /// when the token must be verified first (`checkLater`). `authorization`: the header's
+    /// bytes, valid for the call.
+    public func checkNow(authorization: UnsafeRawBufferPointer?, audience: String, policy: SenderPolicy, events: [CloudEvent]) -> Answer? {
         guard let authenticator else { return .admitted }
         return authenticator.authenticateNow(authorization: authorization, audience: audience).map {
             IngressGate.answer($0, policy: policy, events: events)

@@ -39,12 +39,15 @@ public final class OIDCVerifier: Sendable {
     /// Clock skew allowed on `exp` and `nbf`.
     public let skew: TimeInterval
     private let keys: Locked<(set: JSONWebKeySet, stamp: FileStamp)>
-    private let cache = Locked<[String: Claims]>([:])
+    /// Verified tokens by their CRC-32C (cheap to compute over a token's ~1 KiB, and checked
+    /// against the whole token, so a collision only costs a verification).
+    private let cache = Locked<[UInt32: Claims]>([:])
     private static let cacheLimit = 10_000
     private let logger: Logger
 
     /// What a verified token said, kept per token.
     private struct Claims: Sendable {
+        let token: [UInt8]
         let subject: String
         let audiences: [String]
         let expires: Date
@@ -63,9 +66,22 @@ public final class OIDCVerifier: Sendable {
 
     /// The answer for `token` and `audience` when the token was verified before: its sender,
     /// or why it is not accepted now (expired, another audience). Nil when not seen yet.
-    public func cached(_ token: String, audience: String, now: Date = Date()) -> Result<SenderIdentity, OIDCFailure>? {
-        guard let claims = cache.withLock({ $0[token] }) else { return nil }
+    public func cached(token: UnsafeRawBufferPointer, audience: String, now: Date = Date()) -> Result<SenderIdentity, OIDCFailure>? {
+        guard let base = token.baseAddress, let claims = cache.withLock({ $0[CRC32C.update(0, base, count: token.count)] }),
+              claims.token.count == token.count,
+              claims.token.withUnsafeBytes({ stored in stored.baseAddress.map { memcmp($0, base, token.count) == 0 } ?? false }) else { return nil }
         return check(claims, audience: audience, now: now)
+    }
+
+    /// The cache's key for a token: its CRC-32C.
+    private static func key(_ token: UnsafeRawBufferPointer) -> UInt32 {
+        token.baseAddress.map { CRC32C.update(0, $0, count: token.count) } ?? 0
+    }
+
+    /// `cached(token:audience:now:)` for a token held as a String.
+    public func cached(_ token: String, audience: String, now: Date = Date()) -> Result<SenderIdentity, OIDCFailure>? {
+        var token = token
+        return token.withUTF8 { cached(token: UnsafeRawBufferPointer($0), audience: audience, now: now) }
     }
 
     /// Verifies `token` for `audience`: signature, issuer, times and audience. Runs OpenSSL's
@@ -79,13 +95,14 @@ public final class OIDCVerifier: Sendable {
             return .failure(error)
         }
         guard verified.issuer == issuer else { return .failure(.invalid("issuer \"\(verified.issuer)\" is not \"\(issuer)\"")) }
-        let claims = Claims(subject: verified.subject, audiences: verified.audiences, expires: Date(timeIntervalSince1970: verified.expires),
+        let bytes = Array(token.utf8)
+        let claims = Claims(token: bytes, subject: verified.subject, audiences: verified.audiences, expires: Date(timeIntervalSince1970: verified.expires),
                             notBefore: verified.notBefore.map { Date(timeIntervalSince1970: $0) })
         let answer = check(claims, audience: audience, now: now)
         if case .success = answer {
             cache.withLock { cache in
                 if cache.count >= OIDCVerifier.cacheLimit { cache = cache.filter { $0.value.expires > now } }
-                if cache.count < OIDCVerifier.cacheLimit { cache[token] = claims }
+                if cache.count < OIDCVerifier.cacheLimit { cache[bytes.withUnsafeBytes(OIDCVerifier.key)] = claims }
             }
         }
         return answer

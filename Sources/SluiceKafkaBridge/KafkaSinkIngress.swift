@@ -76,11 +76,11 @@ final class KafkaSinkIngress: Sendable {
         }
         if events.isEmpty { return responder.respond(IngressAnswers.accepted) }
         let deferred = responder.deferResponse()
-        let authorization = gate.authenticator == nil ? nil : request.headerString("authorization")
+        let authorization = gate.authenticator == nil ? nil : request.header("authorization")
         if let known = gate.checkNow(authorization: authorization, audience: served.audience, policy: served.policy, events: events) {
             return KafkaSinkIngress.admit(events, to: sink, answer: known, shard: shard, deferred: deferred)
         }
-        gate.checkLater(authorization: authorization, audience: served.audience, policy: served.policy, events: events,
+        gate.checkLater(authorization: authorization.map { String(decoding: $0, as: UTF8.self) }, audience: served.audience, policy: served.policy, events: events,
                         loop: responder.loop) { answer in
             KafkaSinkIngress.admit(events, to: sink, answer: answer, shard: shard, deferred: deferred)
         }

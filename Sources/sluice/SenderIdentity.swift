@@ -11,15 +11,17 @@ final class OIDCIngressAuthenticator: IngressAuthenticator {
         self.verifier = verifier
     }
 
-    func authenticateNow(authorization: String?, audience: String) -> Authentication? {
-        guard let token = OIDCIngressAuthenticator.bearerToken(authorization) else {
+    func authenticateNow(authorization: UnsafeRawBufferPointer?, audience: String) -> Authentication? {
+        guard let authorization, let token = OIDCIngressAuthenticator.bearerToken(authorization) else {
             return .refused(.unauthenticated(OIDCFailure.missingToken.description))
         }
-        return verifier.cached(token, audience: audience).map(OIDCIngressAuthenticator.authentication)
+        return verifier.cached(token: token, audience: audience).map(OIDCIngressAuthenticator.authentication)
     }
 
     func authenticateLater(authorization: String?, audience: String, completion: @escaping @Sendable (Authentication) -> Void) {
-        guard let token = OIDCIngressAuthenticator.bearerToken(authorization) else {
+        var header = authorization ?? ""
+        guard let token = header.withUTF8({ OIDCIngressAuthenticator.bearerToken(UnsafeRawBufferPointer($0)).map { String(decoding: $0, as: UTF8.self) } })
+        else {
             return completion(.refused(.unauthenticated(OIDCFailure.missingToken.description)))
         }
         let verifier = self.verifier
@@ -33,15 +35,16 @@ final class OIDCIngressAuthenticator: IngressAuthenticator {
         }
     }
 
-    /// The token of `Authorization: Bearer <token>` (the scheme in any case). On the bytes:
-    /// Foundation's trimming goes through UTF-16 and cost more than the rest of a request.
-    static func bearerToken(_ header: String?) -> String? {
-        guard let header else { return nil }
-        var bytes = Substring(header).utf8[...]
-        guard bytes.count > 7, zip(bytes.prefix(7), "bearer ".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
-        bytes = bytes.dropFirst(7)
-        while bytes.first == 0x20 { bytes = bytes.dropFirst() }
-        while bytes.last == 0x20 { bytes = bytes.dropLast() }
-        return bytes.isEmpty ? nil : String(Substring(bytes))
+    /// The token of `Authorization: Bearer <token>` (the scheme in any case, spaces around the
+    /// token dropped), within the header's bytes; nil for another scheme or an empty token.
+    static func bearerToken(_ header: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        let scheme: StaticString = "bearer "
+        guard header.count > scheme.utf8CodeUnitCount else { return nil }
+        for index in 0..<scheme.utf8CodeUnitCount where header[index] | 0x20 != scheme.utf8Start[index] { return nil }
+        var start = scheme.utf8CodeUnitCount
+        var end = header.count
+        while start < end && header[start] == 0x20 { start += 1 }
+        while end > start && header[end - 1] == 0x20 { end -= 1 }
+        return start == end ? nil : UnsafeRawBufferPointer(rebasing: header[start..<end])
     }
 }
