@@ -61,6 +61,8 @@ let package = Package(
         .library(name: "SluiceCloudEventsAMQP", targets: ["SluiceCloudEventsAMQP"]),
         .library(name: "SluiceFilter", targets: ["SluiceFilter"]),
         .library(name: "SluiceStorage", targets: ["SluiceStorage"]),
+        .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
+        .library(name: "SluiceIdentity", targets: ["SluiceIdentity"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -31,8 +31,8 @@ public enum OIDCFailure: Error, Sendable, Equatable, CustomStringConvertible {
 /// `iss`, `exp`, `nbf` with a small clock skew, and that `aud` holds the target's audience.
 ///
 /// A verified token's claims are cached until it expires, so a sender reusing its token costs
-/// one hash lookup per request (`cached`); only a token not seen yet takes the asynchronous
-/// path (`verify`). The JWKS file is read again when it changes (`reloadIfChanged`).
+/// one checksum and one lookup per request (`cached`); only a token not seen yet takes the
+/// slower path (`verify`), off the event loops. The JWKS file is read again when it changes (`reloadIfChanged`).
 public final class OIDCVerifier: Sendable {
     public let issuer: String
     public let jwksPath: String
@@ -86,7 +86,7 @@ public final class OIDCVerifier: Sendable {
 
     /// Verifies `token` for `audience`: signature, issuer, times and audience. Runs OpenSSL's
     /// signature check (tens of microseconds for RSA): call it off the event loops.
-    public func verify(_ token: String, audience: String, now: Date = Date()) async -> Result<SenderIdentity, OIDCFailure> {
+    public func verify(_ token: String, audience: String, now: Date = Date()) -> Result<SenderIdentity, OIDCFailure> {
         let set = keys.withLock { $0.set }
         let verified: JSONWebToken
         do {

@@ -1,3 +1,4 @@
+import Dispatch
 import SluiceBroker
 import SluiceIdentity
 
@@ -25,7 +26,7 @@ final class OIDCIngressAuthenticator: IngressAuthenticator {
             return completion(.refused(.unauthenticated(OIDCFailure.missingToken.description)))
         }
         let verifier = self.verifier
-        Task { completion(OIDCIngressAuthenticator.authentication(await verifier.verify(token, audience: audience))) }
+        DispatchQueue.global().async { completion(OIDCIngressAuthenticator.authentication(verifier.verify(token, audience: audience))) }
     }
 
     private static func authentication(_ result: Result<SenderIdentity, OIDCFailure>) -> Authentication {

@@ -6,6 +6,8 @@
 //   Tests/Fuzz/.build/release/cesql-fuzz -max_total_time=60 Tests/Fuzz/corpus/cesql
 //   Tests/Fuzz/.build/release/message-fuzz -max_total_time=60 Tests/Fuzz/corpus/message
 //   Tests/Fuzz/.build/release/log-fuzz -max_total_time=60 Tests/Fuzz/corpus/log
+//   Tests/Fuzz/.build/release/token-fuzz -max_total_time=60 Tests/Fuzz/corpus/token
+//   Tests/Fuzz/.build/release/manifest-fuzz -max_total_time=60 Tests/Fuzz/corpus/manifest
 import PackageDescription
 
 let package = Package(
@@ -30,6 +32,14 @@ let package = Package(
                 .product(name: "SluiceCloudEventsKafka", package: "sluice"),
                 .product(name: "SluiceCloudEventsAMQP", package: "sluice"),
             ]
+        ),
+        .executableTarget(
+            name: "token-fuzz",
+            dependencies: [.product(name: "SluiceIdentity", package: "sluice")]
+        ),
+        .executableTarget(
+            name: "manifest-fuzz",
+            dependencies: [.product(name: "SluiceConfig", package: "sluice")]
         ),
         .executableTarget(
             name: "log-fuzz",

@@ -79,17 +79,17 @@ struct OIDCVerifierTests {
         let verifier = try OIDCVerifier(jwksPath: keys.jwks, issuer: Self.issuer)
         for kid in ["rsa", "p256", "p384", "p521", "ed"] {
             let token = try await keys.token(kid: kid)
-            let result = await verifier.verify(token, audience: Self.audience)
+            let result = verifier.verify(token, audience: Self.audience)
             #expect(failure(result) == nil, "\(kid): \(failure(result) ?? "")")
             #expect(verifier.cached(token, audience: Self.audience).map { failure($0) == nil } == true, "\(kid) cached")
         }
         let pss = try await keys.token(kid: "rsa-pss")
         #expect(String(decoding: try #require(Base64URL.decode(pss.split(separator: ".")[0])), as: UTF8.self).contains("PS512"))
-        #expect(failure(await verifier.verify(pss, audience: Self.audience)) == nil)
+        #expect(failure(verifier.verify(pss, audience: Self.audience)) == nil)
         // The same key pinned to PS512 does not take an RS256 signature.
         let parts = try await keys.token(kid: "rsa").split(separator: ".")
         let pinned = [Data(#"{"alg":"RS256","kid":"rsa-pss"}"#.utf8).base64URL, String(parts[1]), String(parts[2])].joined(separator: ".")
-        #expect(failure(await verifier.verify(pinned, audience: Self.audience))?.contains("no key for kid rsa-pss") == true)
+        #expect(failure(verifier.verify(pinned, audience: Self.audience))?.contains("no key for kid rsa-pss") == true)
     }
 
     @Test("refused: none, HMAC, a changed payload, another kid, crit, wrong issuer, audience or time")
@@ -115,7 +115,7 @@ struct OIDCVerifierTests {
             (String(repeating: "a", count: 20_000), "longer than"),
         ]
         for (token, reason) in cases {
-            let answer = failure(await verifier.verify(token, audience: Self.audience))
+            let answer = failure(verifier.verify(token, audience: Self.audience))
             #expect(answer?.contains(reason) == true, "\(reason): \(answer ?? "accepted")")
             #expect(verifier.cached(token, audience: Self.audience) == nil, "a refused token is not remembered")
         }
