@@ -40,15 +40,20 @@ struct KafkaRetryStateTests {
     }
 
     /// Three attempts in all, the third 10 s after the second (not at once, as a schedule
-    /// begun again would make it), then the dead-letter sink, once.
-    private func expectScheduleKept(_ subscriber: Subscriber, logs: () -> String) {
+    /// begun again would make it; later by at most `lateBy`, the time the partition may take
+    /// to reach its new owner), then the dead-letter sink, once.
+    private func expectScheduleKept(_ subscriber: Subscriber, lateBy: Double = 3, logs: () -> String) {
         #expect(eventually(seconds: 40) { subscriber.requests(to: "/dls").count == 1 }, "\(logs())")
         Thread.sleep(forTimeInterval: 1)
-        let attempts = subscriber.requests(to: "/slow")
-        #expect(attempts.count == 3, "attempts at \(attempts.map(\.time))\n\(logs())")
+        // An attempt in flight while the partition moves may be made again by its next owner
+        // (at least once): attempts within a second of each other are one. A schedule begun
+        // again would add attempts seconds apart.
+        var attempts: [Double] = []
+        for time in subscriber.requests(to: "/slow").map(\.time) where attempts.last.map({ time - $0 > 1 }) ?? true { attempts.append(time) }
+        #expect(attempts.count == 3, "attempts at \(attempts)\n\(logs())")
         if attempts.count >= 3 {
-            let gap = attempts[2].time - attempts[1].time
-            #expect(gap > 9.5 && gap < 13, "the third attempt came \(gap) s after the second")
+            let gap = attempts[2] - attempts[1]
+            #expect(gap > 9.5 && gap < 10 + lateBy, "the third attempt came \(gap) s after the second")
         }
         #expect(subscriber.requests(to: "/dls").count == 1)
     }
@@ -85,7 +90,9 @@ struct KafkaRetryStateTests {
         // second, whichever of them the join gave it to.
         #expect(assigned(second), "\(second.standardError)")
         first.stop()
-        expectScheduleKept(subscriber) { first.standardError + "\n---\n" + second.standardError }
+        // A rebalance under load (CI's) has taken up to 6 s more: the partition has no owner
+        // meanwhile, and the due retry waits for the next.
+        expectScheduleKept(subscriber, lateBy: 10) { first.standardError + "\n---\n" + second.standardError }
         #expect(second.standardError.contains("knative-broker-demo-default/0"), "\(first.standardError)\n---\n\(second.standardError)")
     }
 }
