@@ -15,7 +15,8 @@
 //   SluiceTLS   TLS on OpenSSL behind the HTTP engine's transport seam: contexts, connections
 //   SluiceIdentity  OIDC sender identity: JWTs verified offline against a JWKS file (on OpenSSL)
 //   SluiceRabbitMQ  the thin librabbitmq layer: one connection per owning thread
-//   SluiceConfig  Knative manifests (Yams) into a checked model, problems as file:line
+//   SluiceYAML    libyaml's events composed into a tree of lines and styles (the thin libyaml layer)
+//   SluiceConfig  Knative manifests into a checked model, problems as file:line
 //   SluiceFilter  trigger filters compiled once, the trigger index, CESQL
 //   SluiceStorage  where a broker's events wait for their triggers (memory; disk)
 //   SluiceDelivery  per-trigger dispatchers: retries, backoff, dead letters, replies
@@ -106,6 +107,7 @@ let package = Package(
         ),
         .target(name: "SluiceCloudEventsAMQP", dependencies: ["SluiceCloudEvents"], swiftSettings: fast),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .target(name: "SluiceYAML", dependencies: ["CYAML"], swiftSettings: strict),
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "SluiceTLS", dependencies: ["COpenSSL", "SluiceIO"], swiftSettings: fast),
@@ -117,7 +119,7 @@ let package = Package(
         .target(name: "SluiceRabbitMQ", dependencies: ["CRabbitMQ"], swiftSettings: fast),
         .target(
             name: "SluiceConfig",
-            dependencies: ["CYAML", "SluiceCloudEvents"],
+            dependencies: ["SluiceYAML", "SluiceCloudEvents"],
             swiftSettings: strict
         ),
         .target(
@@ -237,6 +239,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"], swiftSettings: strict),
+        .testTarget(name: "SluiceYAMLTests", dependencies: ["SluiceYAML"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsTests", dependencies: ["SluiceCloudEvents"], swiftSettings: strict),
         .testTarget(name: "SluiceCloudEventsKafkaTests", dependencies: ["SluiceCloudEventsKafka", "SluiceCloudEvents"], swiftSettings: strict),
         // A librdkafka mock cluster in its own process (real Kafka protocol on 127.0.0.1) for the

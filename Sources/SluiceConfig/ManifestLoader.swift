@@ -1,4 +1,5 @@
 import Glibc
+import SluiceYAML
 
 /// Reads Knative manifests from a YAML file or a directory of `*.yaml`/`*.yml` files, each
 /// possibly holding several documents. Every problem is collected and reported as

@@ -1,3 +1,5 @@
+import SluiceYAML
+
 /// A YAML node with the file it came from, for decoding with `file:line` problems.
 struct YAMLNode {
     let node: YAMLTree

@@ -1,4 +1,5 @@
 import SluiceCloudEvents
+import SluiceYAML
 
 /// ConfigMap and Secret (`v1`), and the broker defaults of `config-br-defaults`.
 extension ResourceDecoder {

@@ -1,77 +1,77 @@
 internal import CYAML
 
-/// One node of a YAML document as libyaml parsed it, with the line it starts on: what the
-/// decoders read through `YAMLNode`. Aliases share the node of their anchor rather than copy
+/// One node of a YAML document as libyaml parsed it, with the line it starts on: what
+/// SluiceConfig's decoders read through their `YAMLNode`. Aliases share the node of their anchor rather than copy
 /// it, so a document of nested aliases stays as small as its text.
-final class YAMLTree: @unchecked Sendable {  // immutable once the composer returns it
+public final class YAMLTree: @unchecked Sendable {  // immutable once the composer returns it
     /// How a scalar was written: plain is what makes `null` or `~` a null rather than a
     /// string; a block (`|` or `>`) starts on the line after its key.
-    enum ScalarStyle {
+    public enum ScalarStyle: Sendable {
         case plain, quoted, block
     }
 
-    enum Content {
+    public enum Content {
         /// A scalar's text (escapes resolved) and how it was written.
         case scalar(String, style: ScalarStyle)
         case mapping([(key: YAMLTree, value: YAMLTree)])
         case sequence([YAMLTree])
     }
 
-    fileprivate(set) var content: Content
+    public fileprivate(set) var content: Content
     /// 1-based.
-    let line: Int
+    public let line: Int
 
     init(_ content: Content, line: Int) {
         self.content = content
         self.line = line
     }
 
-    var scalar: String? {
+    public var scalar: String? {
         if case .scalar(let text, _) = content { return text }
         return nil
     }
 
-    var mapping: [(key: YAMLTree, value: YAMLTree)]? {
+    public var mapping: [(key: YAMLTree, value: YAMLTree)]? {
         if case .mapping(let pairs) = content { return pairs }
         return nil
     }
 
-    var sequence: [YAMLTree]? {
+    public var sequence: [YAMLTree]? {
         if case .sequence(let items) = content { return items }
         return nil
     }
 
     /// The value of the first entry whose key is the scalar `key`.
-    subscript(key: String) -> YAMLTree? {
+    public subscript(key: String) -> YAMLTree? {
         mapping?.first { $0.key.scalar == key }?.value
     }
 
-    var scalarStyle: ScalarStyle? {
+    public var scalarStyle: ScalarStyle? {
         if case .scalar(_, let style) = content { return style }
         return nil
     }
 
     /// A plain `null`, `~` or nothing: YAML's null.
-    var isNull: Bool {
+    public var isNull: Bool {
         if case .scalar(let text, .plain) = content { return ["", "~", "null", "Null", "NULL"].contains(text) }
         return false
     }
 }
 
 /// Why a YAML text could not be parsed: libyaml's description and the line of the problem.
-struct YAMLSyntaxError: Error {
-    let message: String
-    let line: Int
+public struct YAMLSyntaxError: Error, Sendable {
+    public let message: String
+    public let line: Int
 }
 
 /// Builds `YAMLTree` documents from libyaml's parser events.
-enum YAMLComposer {
+public enum YAMLComposer {
     /// Containers nested deeper than this are refused: no manifest needs them, and the
     /// decoders walk trees recursively.
-    static let maxDepth = 64
+    public static let maxDepth = 64
 
     /// Every document of `text`, in order; an empty document is a null scalar.
-    static func documents(_ text: String) throws(YAMLSyntaxError) -> [YAMLTree] {
+    public static func documents(_ text: String) throws(YAMLSyntaxError) -> [YAMLTree] {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { throw YAMLSyntaxError(message: "out of memory", line: 1) }
         defer { yaml_parser_delete(&parser) }

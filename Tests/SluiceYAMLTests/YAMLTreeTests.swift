@@ -1,4 +1,4 @@
-@testable import SluiceConfig
+import SluiceYAML
 import Testing
 
 /// The YAML layer on libyaml: documents, lines, styles, aliases, and the bounds that keep a
