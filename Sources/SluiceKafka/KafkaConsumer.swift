@@ -1,6 +1,8 @@
+import Dispatch
 import Glibc
 import Logging
 import SluiceIO
+import Synchronization
 internal import CRdKafka
 
 /// A partition of a topic.
@@ -42,6 +44,7 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
 
     private let client: KafkaClient
     private let topics: [String]
+    private let group: String
     private weak var delegate: (any Delegate)?
     /// Set before the instance leaves the loop: later rebalances (while closing) only unassign.
     private var closing = false
@@ -54,7 +57,10 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     private let wakeAfter = 1000
     /// Partitions the owner paused (a seek would not resume them, but they need no wake-up).
     private var pausedPartitions: Set<KafkaPartition> = []
-
+    /// Where a new group's start is fixed before the consumer joins (`KafkaGroupStart`), one
+    /// attempt at a time; closing waits for an attempt in progress and stops the next.
+    private let starter = DispatchQueue(label: "sluice.kafka.group-start")
+    private let startCancelled = Atomic<Bool>(false)
 
     /// Settings every source consumer gets: offsets stored by the owner only after delivery,
     /// committed four times a second; fetches of 128 KB per partition and a prefetch of 1 MB.
@@ -71,15 +77,16 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     public init(properties: KafkaProperties, topics: [String], loop: EventLoop, logger: Logger) throws(KafkaError) {
         client = try KafkaClient(kind: RD_KAFKA_CONSUMER, properties: KafkaConsumer.defaults.merging(properties), loop: loop, logger: logger)
         self.topics = topics
+        group = properties["group.id"] ?? ""
     }
 
     public var loop: EventLoop { client.loop }
 
-    /// When the group has no committed offset for a partition it is given, start at the
-    /// partition's end and store that offset, so the next commit fixes the group's start in
-    /// Kafka: a trigger of a Kafka-class broker starts at the end of the topic as Knative's
-    /// do, and a restart before anything was delivered resumes there rather than skipping to
-    /// the new end. Set before `start`.
+    /// Before joining, commit the end of every partition the group has no offset for, as
+    /// Knative does for a new trigger, so the trigger owes every event accepted after it
+    /// started, whatever the rebalances and restarts. A partition given to the consumer without
+    /// an offset even so (one added to the topic later) starts at its end, stored at
+    /// assignment. Set before `start`.
     public var startsNewGroupsAtEnd = false
 
     /// Joins the group and starts delivering to `delegate` (kept weakly).
@@ -97,13 +104,41 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
             guard let self, !closing, code != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
             self.delegate?.committed(code == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(code))
         }
-        loop.execute { [self] in
-            let list = rd_kafka_topic_partition_list_new(Int32(topics.count))
-            for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
-            let code = rd_kafka_subscribe(client.handle, list)
-            rd_kafka_topic_partition_list_destroy(list)
-            if code != RD_KAFKA_RESP_ERR_NO_ERROR { self.delegate?.failed(KafkaError(code, reason: "subscribe")) }
-            client.start { [weak self] in self?.serve() }
+        if startsNewGroupsAtEnd { fixGroupStart(attempt: 0) } else { loop.execute { [self] in subscribe() } }
+    }
+
+    /// Joins the group (on the loop).
+    private func subscribe() {
+        guard !closing else { return }
+        let list = rd_kafka_topic_partition_list_new(Int32(topics.count))
+        for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
+        let code = rd_kafka_subscribe(client.handle, list)
+        rd_kafka_topic_partition_list_destroy(list)
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR { delegate?.failed(KafkaError(code, reason: "subscribe")) }
+        client.start { [weak self] in self?.serve() }
+    }
+
+    /// Fixes the group's start, then joins; while the cluster does not answer (or the topic
+    /// is not there yet), tries again, backing off up to 10 s.
+    private func fixGroupStart(attempt: Int) {
+        starter.async { [self] in
+            guard !startCancelled.load(ordering: .relaxed) else { return }
+            let logger = client.callbacks.logger
+            switch KafkaGroupStart.pinAtEnd(handle: client.handle, topics: topics, timeoutMilliseconds: 5000) {
+            case .fixed(let pins):
+                logger.info("consumer group starts at the end of its topics",
+                            metadata: ["group": "\(group)", "offsets": "\(pins.map { "\($0.0)@\($0.1)" }.joined(separator: ","))"])
+            case .alreadyStarted, .groupActive:
+                break
+            case .unanswered(let error):
+                logger.log(level: attempt % 10 == 0 ? .warning : .debug, "consumer group's start not fixed yet; joining once it is",
+                           metadata: ["group": "\(group)", "reason": "\(error)"])
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(min(10_000, 250 << min(attempt, 6)))) { [self] in
+                    fixGroupStart(attempt: attempt + 1)
+                }
+                return
+            }
+            loop.execute { [self] in subscribe() }
         }
     }
 
@@ -249,11 +284,14 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     /// closing may wait for the group coordinator). Call on the loop; `done` runs after.
     public func close(done: @escaping @Sendable () -> Void = {}) {
         closing = true
+        startCancelled.store(true, ordering: .relaxed)
+        let starter = starter
         let logger = client.callbacks.logger
         // The closing thread holds the consumer: librdkafka calls its rebalance handler while
         // it closes, and waits until that handler has unassigned.
         client.close(finish: { [self] handle in
             _ = self
+            starter.sync {}
             let code = rd_kafka_consumer_close(handle)
             if code != RD_KAFKA_RESP_ERR_NO_ERROR { logger.warning("Kafka consumer closed with an error: \(KafkaError(code))") }
         }, done: done)

@@ -107,17 +107,26 @@ public enum KafkaTopicAdmin {
     }
 
     private static func describe(_ topic: String, handle: OpaquePointer, timeout: Duration) -> Answer {
-        guard let topicHandle = rd_kafka_topic_new(handle, topic, nil) else { return .unanswered(KafkaError(rd_kafka_last_error())) }
+        switch partitionCount(topic, handle: handle, timeoutMilliseconds: Int32(clamping: timeout.components.seconds * 1000)) {
+        case .success(let count): count != nil ? .ready(created: false) : .missing(nil)
+        case .failure(let error): .unanswered(error)
+        }
+    }
+
+    /// How many partitions `topic` has per the cluster's metadata; nil when it does not exist.
+    /// Waits on the cluster: call it off the event loops.
+    static func partitionCount(_ topic: String, handle: OpaquePointer, timeoutMilliseconds: Int32) -> Result<Int32?, KafkaError> {
+        guard let topicHandle = rd_kafka_topic_new(handle, topic, nil) else { return .failure(KafkaError(rd_kafka_last_error())) }
         defer { rd_kafka_topic_destroy(topicHandle) }
         var metadata: UnsafePointer<rd_kafka_metadata>?
-        let code = rd_kafka_metadata(handle, 0, topicHandle, &metadata, Int32(clamping: timeout.components.seconds * 1000))
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { return .unanswered(KafkaError(code, reason: "metadata of \(topic)")) }
+        let code = rd_kafka_metadata(handle, 0, topicHandle, &metadata, timeoutMilliseconds)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { return .failure(KafkaError(code, reason: "metadata of \(topic)")) }
         defer { rd_kafka_metadata_destroy(metadata) }
-        guard metadata.pointee.topic_cnt > 0, let topics = metadata.pointee.topics else { return .missing(nil) }
+        guard metadata.pointee.topic_cnt > 0, let topics = metadata.pointee.topics else { return .success(nil) }
         switch topics[0].err {
-        case RD_KAFKA_RESP_ERR_NO_ERROR: return topics[0].partition_cnt > 0 ? .ready(created: false) : .missing(nil)
-        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART: return .missing(nil)
-        case let other: return .unanswered(KafkaError(other, reason: "metadata of \(topic)"))
+        case RD_KAFKA_RESP_ERR_NO_ERROR: return .success(topics[0].partition_cnt > 0 ? topics[0].partition_cnt : nil)
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART: return .success(nil)
+        case let other: return .failure(KafkaError(other, reason: "metadata of \(topic)"))
         }
     }
 }

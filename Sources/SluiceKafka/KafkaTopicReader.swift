@@ -159,12 +159,7 @@ public final class KafkaTopicReader: @unchecked Sendable {  // records and barri
     /// The topic's partitions per the cluster's metadata; 0 when it does not exist or the
     /// cluster cannot be asked.
     private func partitionCount() -> Int32 {
-        guard let handle = rd_kafka_topic_new(client.handle, topic, nil) else { return 0 }
-        defer { rd_kafka_topic_destroy(handle) }
-        var metadata: UnsafePointer<rd_kafka_metadata>?
-        guard rd_kafka_metadata(client.handle, 0, handle, &metadata, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { return 0 }
-        defer { rd_kafka_metadata_destroy(metadata) }
-        guard metadata.pointee.topic_cnt > 0, let topics = metadata.pointee.topics, topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR else { return 0 }
-        return topics[0].partition_cnt
+        let count = try? KafkaTopicAdmin.partitionCount(topic, handle: client.handle, timeoutMilliseconds: 5000).get()
+        return (count ?? nil) ?? 0
     }
 }
