@@ -71,6 +71,9 @@ final class KafkaSourceRuntime: StoppableSource {
             consumerProperties["client.id"] = "sluice-kafkasource-\(manifest.meta.namespace)-\(manifest.meta.name)-\(index)"
             do {
                 let consumer = try KafkaConsumer(properties: consumerProperties, topics: manifest.topics, loop: loop, logger: logger)
+                // Knative commits a new `latest` group's start before it is used, so records
+                // produced once the source exists are owed whatever its rebalances.
+                consumer.startsNewGroupsAtEnd = manifest.initialOffset == .latest
                 // Ordered mode delivers one record per partition: it needs records of every
                 // partition at hand, and fetched records come in runs of one partition.
                 let source = KafkaSourceConsumer(consumer: consumer, deliverer: deliverers[loop.index], runtime: self,
