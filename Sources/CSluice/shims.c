@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include "CSluice.h"
 
 #include <errno.h>
@@ -201,4 +202,8 @@ uint32_t csluice_crc32c(uint32_t crc, const void *data, size_t length) {
     if (crc32c_has_instruction) return ~crc32c_hardware(crc, p, length);
 #endif
     return ~crc32c_software(crc, p, length);
+}
+
+int csluice_release_free_heap(void) {
+    return malloc_trim(0);
 }

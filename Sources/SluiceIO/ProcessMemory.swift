@@ -10,4 +10,11 @@ public enum ProcessMemory {
     /// number of mappings advised, or -1.
     @discardableResult
     public static func releaseFilePages() -> Int { Int(csluice_release_file_pages()) }
+
+    /// Gives malloc's free pages back to the kernel. glibc keeps what was freed inside its
+    /// per-thread heaps and returns only a heap's top: under load, consumers free fetched records
+    /// on other threads than the ones that allocated them, and half of a busy heap can stay
+    /// resident, free. Takes each heap's lock for the walk (well under a millisecond here).
+    @discardableResult
+    public static func releaseFreeHeap() -> Bool { csluice_release_free_heap() != 0 }
 }

@@ -62,20 +62,28 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     private let starter = DispatchQueue(label: "sluice.kafka.group-start")
     private let startCancelled = Atomic<Bool>(false)
 
-    /// Settings every source consumer gets: offsets stored by the owner only after delivery,
-    /// committed four times a second; fetches of 128 KB per partition and a prefetch of 1 MB.
-    /// A small prefetch keeps a consumer that is behind small, and `wakeFetchers` keeps it
-    /// fast: on the mock cluster with 300-byte records and 16 partitions, 1 MB delivers 36-66k
-    /// events/s with the wake-up (`benchmarks/kafka.sh`, run to run), where 8 MB without it
-    /// managed 55k at three times the memory and 1 MB without it a few thousand.
+    /// Settings every consumer gets: offsets stored by the owner only after delivery,
+    /// committed four times a second; fetches of at most 64 KB per partition and 1 MB in all,
+    /// and a prefetch of 512 KB. Small fetches keep a consumer that is behind small (librdkafka
+    /// holds a whole fetch response while any of its records waits), and `wakeFetchers` keeps it
+    /// fast: on the mock cluster with 300-byte records and 16 partitions, unordered delivery ran
+    /// at 35-59k events/s with these (`benchmarks/kafka.sh`, run to run), as with 128 KB and
+    /// 1 MB, with 1-1.5 MB less heap under load; 8 MB without the wake-up managed 55k at three
+    /// times the memory, and 1 MB without it a few thousand.
     public static let defaults = KafkaProperties([
         ("enable.auto.commit", "true"), ("enable.auto.offset.store", "false"), ("auto.commit.interval.ms", "250"),
-        ("queued.max.messages.kbytes", "1024"), ("max.partition.fetch.bytes", "131072"), ("fetch.wait.max.ms", "100"),
-        ("socket.keepalive.enable", "true"),
+        ("queued.max.messages.kbytes", "512"), ("max.partition.fetch.bytes", "65536"), ("fetch.max.bytes", "1000000"),
+        ("fetch.wait.max.ms", "100"), ("socket.keepalive.enable", "true"),
     ])
 
     public init(properties: KafkaProperties, topics: [String], loop: EventLoop, logger: Logger) throws(KafkaError) {
-        client = try KafkaClient(kind: RD_KAFKA_CONSUMER, properties: KafkaConsumer.defaults.merging(properties), loop: loop, logger: logger)
+        var merged = KafkaConsumer.defaults.merging(properties)
+        // librdkafka wants a fetch to hold its largest message: a user's larger
+        // `message.max.bytes` raises the small default fetch with it.
+        if properties["fetch.max.bytes"] == nil, let largest = merged["message.max.bytes"].flatMap(Int.init), largest > 1_000_000 {
+            merged["fetch.max.bytes"] = String(largest)
+        }
+        client = try KafkaClient(kind: RD_KAFKA_CONSUMER, properties: merged, loop: loop, logger: logger)
         self.topics = topics
         group = properties["group.id"] ?? ""
     }

@@ -72,6 +72,10 @@ uint64_t csluice_resident_bytes(void);
 /// later fault maps the page it needs rather than a 64 KiB neighbourhood. Pages still in use
 /// fault back in on their next access. Returns the number of mappings advised, or -1.
 int csluice_release_file_pages(void);
+/// Returns the free memory inside malloc's heaps to the kernel (glibc's malloc_trim(0), which
+/// also releases whole free pages between allocations, not only at a heap's top). Returns 1 if
+/// memory was released.
+int csluice_release_free_heap(void);
 
 /// CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (0 to start): the checksum of
 /// the storage log's records. Uses the CPU's crc32 instruction where there is one.
