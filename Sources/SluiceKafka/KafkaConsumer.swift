@@ -42,14 +42,14 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
         func failed(_ error: KafkaError)
     }
 
-    private let client: KafkaClient
+    let client: KafkaClient
     private let topics: [String]
     private let group: String
-    private weak var delegate: (any Delegate)?
+    weak var delegate: (any Delegate)?
     /// Set before the instance leaves the loop: later rebalances (while closing) only unassign.
-    private var closing = false
+    var closing = false
     /// Records served per wake-up before the loop's other work gets a turn.
-    private let batch = 256
+    let batch = 256
     /// Records taken since the queue was last empty, and how many make a drain long enough to
     /// mean librdkafka's queue was full.
     private var takenSinceEmpty = 0
@@ -57,6 +57,12 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     private let wakeAfter = 1000
     /// Partitions the owner paused (a seek would not resume them, but they need no wake-up).
     private var pausedPartitions: Set<KafkaPartition> = []
+    /// While the owner takes no records (`KafkaConsumer+Saturation`): whether it is so, its
+    /// episode's number, the partitions paused to keep polling, and how often to poll.
+    var saturated = false
+    var saturation = 0
+    var idlePaused: Set<KafkaPartition> = []
+    let keepAliveEvery: Duration
     /// Where a new group's start is fixed before the consumer joins (`KafkaGroupStart`), one
     /// attempt at a time; closing waits for an attempt in progress and stops the next.
     private let starter = DispatchQueue(label: "sluice.kafka.group-start")
@@ -83,6 +89,10 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
         if properties["fetch.max.bytes"] == nil, let largest = merged["message.max.bytes"].flatMap(Int.init), largest > 1_000_000 {
             merged["fetch.max.bytes"] = String(largest)
         }
+        // A third of the interval after which librdkafka takes a member that stopped polling
+        // out of its group, so two polls fit in it whatever the timer's slack.
+        let maxPollInterval = merged["max.poll.interval.ms"].flatMap(Int.init) ?? 300_000
+        keepAliveEvery = .milliseconds(max(100, min(30_000, maxPollInterval / 3)))
         client = try KafkaClient(kind: RD_KAFKA_CONSUMER, properties: merged, loop: loop, logger: logger)
         self.topics = topics
         group = properties["group.id"] ?? ""
@@ -152,7 +162,8 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
 
     private func serve() {
         for _ in 0..<batch {
-            guard !closing, delegate?.acceptsRecords != false else { return }
+            guard !closing else { return }
+            guard delegate?.acceptsRecords != false else { return becameSaturated() }
             guard let message = rd_kafka_consumer_poll(client.handle, 0) else { return drained() }
             defer { rd_kafka_message_destroy(message) }
             let code = message.pointee.err
@@ -193,7 +204,8 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
         defer { rd_kafka_topic_partition_list_destroy(seeks) }
         for index in 0..<Int(assignment.pointee.cnt) where elements[index].offset >= 0 {
             let topic = String(cString: elements[index].topic)
-            if pausedPartitions.contains(KafkaPartition(topic: topic, partition: elements[index].partition)) { continue }
+            let partition = KafkaPartition(topic: topic, partition: elements[index].partition)
+            if pausedPartitions.contains(partition) || idlePaused.contains(partition) { continue }
             rd_kafka_topic_partition_list_add(seeks, elements[index].topic, elements[index].partition).pointee.offset = elements[index].offset
         }
         if seeks.pointee.cnt > 0, let error = rd_kafka_seek_partitions(client.handle, seeks, 0) { rd_kafka_error_destroy(error) }
@@ -206,12 +218,14 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
             let pinned = startsNewGroupsAtEnd && !closing ? pinUncommittedToEnd(handle, list) : nil
             if !closing { delegate?.assigned(partitions) }
             if cooperative { rd_kafka_error_destroy(rd_kafka_incremental_assign(handle, list)) } else { rd_kafka_assign(handle, list) }
+            if !idlePaused.isEmpty { pauseWhileSaturated(partitions) }
             if let pinned {
                 if pinned.pointee.cnt > 0 { _ = rd_kafka_offsets_store(handle, pinned) }
                 rd_kafka_topic_partition_list_destroy(pinned)
             }
         } else {
             if !closing { delegate?.revoked(partitions) }
+            idlePaused.subtract(partitions)
             if cooperative { rd_kafka_error_destroy(rd_kafka_incremental_unassign(handle, list)) } else { rd_kafka_assign(handle, nil) }
         }
     }
@@ -235,7 +249,7 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
         return pinned
     }
 
-    private static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaPartition] {
+    static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaPartition] {
         guard let list, let elements = list.pointee.elems else { return [] }
         return (0..<Int(list.pointee.cnt)).map { KafkaPartition(topic: String(cString: elements[$0].topic), partition: elements[$0].partition) }
     }
@@ -245,6 +259,7 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     /// Takes records again after the delegate stopped accepting them: no wake-up comes from
     /// librdkafka for a queue that stayed non-empty.
     public func serveAgain() {
+        if saturated { endSaturation() }
         client.serveAgainSoon()
     }
 
@@ -257,13 +272,22 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     }
 
     /// Stops fetching `partition` (records already fetched may still arrive) or starts again.
+    func isPausedByOwner(_ partition: KafkaPartition) -> Bool { pausedPartitions.contains(partition) }
+
     public func pause(_ partition: KafkaPartition) {
         pausedPartitions.insert(partition)
+        // Paused already while saturated: from now on the owner's to resume.
+        if idlePaused.remove(partition) != nil { return }
         withList([partition]) { _ = rd_kafka_pause_partitions(client.handle, $0) }
     }
 
     public func resume(_ partition: KafkaPartition) {
         pausedPartitions.remove(partition)
+        // Stays paused until the owner takes records again.
+        if saturated && !idlePaused.isEmpty {
+            idlePaused.insert(partition)
+            return
+        }
         withList([partition]) { _ = rd_kafka_resume_partitions(client.handle, $0) }
     }
 
@@ -281,7 +305,7 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
         return position >= 0 ? max(0, high - position) : nil
     }
 
-    private func withList(_ partitions: [KafkaPartition], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void) {
+    func withList(_ partitions: [KafkaPartition], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void) {
         guard let list = rd_kafka_topic_partition_list_new(Int32(partitions.count)) else { return }
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for partition in partitions { rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition) }

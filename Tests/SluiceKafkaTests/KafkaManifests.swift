@@ -5,7 +5,7 @@ import SluiceTestSupport
 /// (a killed Sluice's consumer leaves the mock cluster's group within seconds).
 enum KafkaManifests {
     static func source(bootstrap: String, topic: String, sink: String = "ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}",
-                       ordering: String = "ordered", extra: String = "") -> String {
+                       ordering: String = "ordered", extra: String = "", consumerProperties: [String] = []) -> String {
         """
         apiVersion: sources.knative.dev/v1
         kind: KafkaSource
@@ -27,6 +27,7 @@ enum KafkaManifests {
             session.timeout.ms=6000
             heartbeat.interval.ms=500
             key.deserializer=org.apache.kafka.common.serialization.StringDeserializer
+        \(consumerProperties.map { "    \($0)" }.joined(separator: "\n"))
         """
     }
 

@@ -132,4 +132,34 @@ struct KafkaSourceTests {
         #expect(eventually(seconds: 5) { sluice.standardError.contains("dropped") })
         subscriber.stop()
     }
+
+    @Test("a subscriber down for longer than max.poll.interval.ms: the saturated source pauses, stays in its group, and delivers everything once it is back")
+    func saturatedSourceStaysInGroup() throws {
+        let cluster = try KafkaCluster(topics: [("in", 2)])
+        let subscriber = try Subscriber()
+        defer { subscriber.stop() }
+        // Down for its first 20 s.
+        subscriber.answer { request, _ in request.time < 20 ? .status(503) : .status(200) }
+        let delivered = { Set(subscriber.requests.filter { $0.time >= 20 }.map(\.bodyText)) }
+        let delivery = """
+          delivery:
+            retry: 1000
+            backoffDelay: PT0.2S
+            backoffPolicy: linear
+        """
+        // More records than the consumer holds (256 waiting, 32 in flight), and librdkafka's
+        // poll interval shortened to 7 s (its floor is the 6 s session).
+        let config = try manifestDirectory(["all.yaml": KafkaManifests.source(bootstrap: cluster.bootstrap, topic: "in", sink: "uri: \"\(subscriber.url("/s"))\"",
+                                                                              ordering: "unordered", extra: delivery,
+                                                                              consumerProperties: ["max.poll.interval.ms=7000"])])
+        let sluice = try SluiceProcess.serve(config: config, memory: true)
+        defer { sluice.stop() }
+        let records = (0..<400).map { "record \($0)" }
+        try cluster.produce(records.map { .init(value: $0) }, topic: "in")
+        #expect(eventually(seconds: 15) { sluice.standardError.contains("partitions paused, polling on to stay in the group") }, "\(sluice.standardError)")
+        #expect(eventually(seconds: 60) { delivered() == Set(records) }, "\(sluice.standardError)")
+        #expect(sluice.standardError.contains("partitions resumed"))
+        #expect(!sluice.standardError.contains("maximum poll interval"), "the member was taken out of its group:\n\(sluice.standardError)")
+        #expect(sluice.standardError.components(separatedBy: "partitions assigned").count == 2, "one assignment, no rebalance")
+    }
 }
