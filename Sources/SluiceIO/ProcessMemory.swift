@@ -14,7 +14,7 @@ public enum ProcessMemory {
     /// Gives malloc's free pages back to the kernel. glibc keeps what was freed inside its
     /// per-thread heaps and returns only a heap's top: under load, consumers free fetched records
     /// on other threads than the ones that allocated them, and half of a busy heap can stay
-    /// resident, free. Takes each heap's lock for the walk (well under a millisecond here).
+    /// resident, free. Takes each heap's lock while it walks it.
     @discardableResult
     public static func releaseFreeHeap() -> Bool { csluice_release_free_heap() != 0 }
 }

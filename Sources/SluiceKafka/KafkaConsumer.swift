@@ -73,9 +73,11 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     /// and a prefetch of 512 KB. Small fetches keep a consumer that is behind small (librdkafka
     /// holds a whole fetch response while any of its records waits), and `wakeFetchers` keeps it
     /// fast: on the mock cluster with 300-byte records and 16 partitions, unordered delivery ran
-    /// at 35-59k events/s with these (`benchmarks/kafka.sh`, run to run), as with 128 KB and
-    /// 1 MB, with 1-1.5 MB less heap under load; 8 MB without the wake-up managed 55k at three
-    /// times the memory, and 1 MB without it a few thousand.
+    /// at 33-68k events/s with these (`benchmarks/kafka.sh` and probes, run to run on a noisy
+    /// VM), the same spread as with 128 KB per partition and librdkafka's 50 MB fetch, with about
+    /// 1 MB less heap under load. 32 KB and 256 KB halve the heap again but ran at 24-45k. An
+    /// 8 MB prefetch without the wake-up managed 55k at three times the memory, and 1 MB without
+    /// it a few thousand.
     public static let defaults = KafkaProperties([
         ("enable.auto.commit", "true"), ("enable.auto.offset.store", "false"), ("auto.commit.interval.ms", "250"),
         ("queued.max.messages.kbytes", "512"), ("max.partition.fetch.bytes", "65536"), ("fetch.max.bytes", "1000000"),
@@ -271,9 +273,9 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
         }
     }
 
-    /// Stops fetching `partition` (records already fetched may still arrive) or starts again.
     func isPausedByOwner(_ partition: KafkaPartition) -> Bool { pausedPartitions.contains(partition) }
 
+    /// Stops fetching `partition` (records already fetched may still arrive) or starts again.
     public func pause(_ partition: KafkaPartition) {
         pausedPartitions.insert(partition)
         // Paused already while saturated: from now on the owner's to resume.
