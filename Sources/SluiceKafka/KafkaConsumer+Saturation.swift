@@ -1,10 +1,11 @@
+import SluiceIO
 internal import CRdKafka
 
 /// A consumer whose owner takes no records for a long while: every delivery is retrying
 /// against a subscriber that is down. librdkafka takes a member that has not polled for
 /// `max.poll.interval.ms` out of its group, which would hand its partitions to another member
 /// (delivering the records in flight twice) and rebalance the whole group, only to join again
-/// once the subscriber is back. So after `keepAliveEvery` without room, the consumer pauses
+/// once the subscriber is back. So after `keepAliveMilliseconds` without room, the consumer pauses
 /// every partition it holds and goes on polling, which keeps it a member while fetching
 /// nothing. Until then it only stops polling: librdkafka drops a paused partition's prefetched
 /// records and fetches them again on resume, a cost worth paying for a long stall only.
@@ -16,13 +17,22 @@ extension KafkaConsumer {
     func becameSaturated() {
         guard !saturated else { return }
         saturated = true
-        saturation &+= 1
-        let episode = saturation
-        loop.schedule(after: keepAliveEvery) { [weak self] in self?.keepAlive(episode) }
+        saturatedSince = Monotonic.now()
+        scheduleKeepAlive(afterMilliseconds: keepAliveMilliseconds)
     }
 
-    private func keepAlive(_ episode: Int) {
-        guard saturated, saturation == episode, !closing else { return }
+    /// One timer at a time, however often the owner fills up and drains under load.
+    private func scheduleKeepAlive(afterMilliseconds delay: Int) {
+        guard !keepAlivePending else { return }
+        keepAlivePending = true
+        loop.schedule(after: .milliseconds(delay)) { [weak self] in self?.keepAlive() }
+    }
+
+    private func keepAlive() {
+        keepAlivePending = false
+        guard saturated, !closing else { return }
+        let waited = Int((Monotonic.now() &- saturatedSince) / 1_000_000)
+        guard waited >= keepAliveMilliseconds else { return scheduleKeepAlive(afterMilliseconds: keepAliveMilliseconds - waited) }
         if idlePaused.isEmpty {
             var assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
             if rd_kafka_assignment(client.handle, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR, let assignment {
@@ -47,7 +57,7 @@ extension KafkaConsumer {
                 delegate?.failed(KafkaError(code, reason: message.pointee.payload.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }))
             }
         }
-        loop.schedule(after: keepAliveEvery) { [weak self] in self?.keepAlive(episode) }
+        scheduleKeepAlive(afterMilliseconds: keepAliveMilliseconds)
     }
 
     /// Pauses `partitions`, except those the owner paused itself, until `endSaturation`.

@@ -57,12 +57,14 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
     private let wakeAfter = 1000
     /// Partitions the owner paused (a seek would not resume them, but they need no wake-up).
     private var pausedPartitions: Set<KafkaPartition> = []
-    /// While the owner takes no records (`KafkaConsumer+Saturation`): whether it is so, its
-    /// episode's number, the partitions paused to keep polling, and how often to poll.
+    /// While the owner takes no records (`KafkaConsumer+Saturation`): whether it is so and
+    /// since when, whether a keep-alive timer is pending, the partitions paused to keep polling,
+    /// and how often to poll.
     var saturated = false
-    var saturation = 0
+    var saturatedSince: UInt64 = 0
+    var keepAlivePending = false
     var idlePaused: Set<KafkaPartition> = []
-    let keepAliveEvery: Duration
+    let keepAliveMilliseconds: Int
     /// Where a new group's start is fixed before the consumer joins (`KafkaGroupStart`), one
     /// attempt at a time; closing waits for an attempt in progress and stops the next.
     private let starter = DispatchQueue(label: "sluice.kafka.group-start")
@@ -94,7 +96,7 @@ public final class KafkaConsumer: @unchecked Sendable {  // confined to its loop
         // A third of the interval after which librdkafka takes a member that stopped polling
         // out of its group, so two polls fit in it whatever the timer's slack.
         let maxPollInterval = merged["max.poll.interval.ms"].flatMap(Int.init) ?? 300_000
-        keepAliveEvery = .milliseconds(max(100, min(30_000, maxPollInterval / 3)))
+        keepAliveMilliseconds = max(100, min(30_000, maxPollInterval / 3))
         client = try KafkaClient(kind: RD_KAFKA_CONSUMER, properties: merged, loop: loop, logger: logger)
         self.topics = topics
         group = properties["group.id"] ?? ""
