@@ -78,6 +78,10 @@ final class FaultInjectingFileSystem: LogFileSystem {
         /// Every fdatasync takes 2 ms, as on a slow disk: requests arriving meanwhile must
         /// share the next one.
         case slowSync
+        /// fdatasync waits until the fault is changed.
+        case heldSync
+        /// The next fdatasync fails, later ones work.
+        case syncOnce
     }
     let fault = Locked(Fault.none)
     private let real = PosixFileSystem()
@@ -98,10 +102,15 @@ final class FaultInjectingFileSystem: LogFileSystem {
         try real.read(descriptor, into: buffer, at: offset)
     }
     func synchronize(_ descriptor: Int32) throws(StorageError) {
+        while fault.withLock({ $0 }) == .heldSync { usleep(1000) }
+        let failsOnce = fault.withLock { fault in
+            defer { if fault == .syncOnce { fault = .none } }
+            return fault == .syncOnce
+        }
         switch fault.withLock({ $0 }) {
-        case .sync: throw .failed("fdatasync: Input/output error (injected)")
+        case _ where failsOnce, .sync: throw .failed("fdatasync: Input/output error (injected)")
         case .slowSync: usleep(2000)
-        case .none, .write: break
+        case .none, .write, .heldSync, .syncOnce: break
         }
         try real.synchronize(descriptor)
     }

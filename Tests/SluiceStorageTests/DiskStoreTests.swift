@@ -170,7 +170,7 @@ struct DiskStoreTests {
     }
 
     @Test(arguments: [FaultInjectingFileSystem.Fault.write, .sync])
-    func anIOErrorFailsTheRequestAndStoresNothing(fault: FaultInjectingFileSystem.Fault) throws {
+    func anIOErrorFailsTheRequest(fault: FaultInjectingFileSystem.Fault) throws {
         let directory = freshDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let fileSystem = FaultInjectingFileSystem()
@@ -184,7 +184,13 @@ struct DiskStoreTests {
                 return
             }
             #expect(reason.contains("injected"))
-            #expect(ids(drain(queue)) == ["before"], "a failed event is not queued")
+            if fault == .write {
+                #expect(ids(drain(queue)) == ["before"], "an event that was not written is not queued")
+            } else {
+                // Written but not known durable: its trigger delivers it, and its producer,
+                // told to send it again, may cause a duplicate.
+                #expect(ids(drain(queue)) == ["before", "lost"], "a written event is delivered")
+            }
             #expect(disk.metrics?.failures.load(ordering: .relaxed) == 1)
             fileSystem.fault.withLock { $0 = .none }
             #expect(store([event("after")], in: disk, for: [queue]) == nil, "the store works again once the disk does")
@@ -197,6 +203,61 @@ struct DiskStoreTests {
         #expect(owed.contains("before") && owed.contains("after"))
         // A failed fdatasync may still have written the record: a duplicate, never a loss.
         if fault == .write { #expect(!owed.contains("lost")) }
+    }
+
+    @Test func deliveryStartsWhileTheSyncRuns() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fileSystem = FaultInjectingFileSystem()
+        // A segment small enough to be zero-filled when it is opened: no idle-time preparation
+        // (which syncs too) runs while the sync is held.
+        let disk = try open(directory, segmentBytes: 64 * 1024, fileSystem: fileSystem)
+        defer { disk.close() }
+        let queue = disk.queue(forTrigger: "ns/t")
+        #expect(store([event("first")], in: disk, for: [queue]) == nil)
+        #expect(ids(drain(queue)) == ["first"])
+        fileSystem.fault.withLock { $0 = .heldSync }
+        let answers = Locked<[String: StorageError?]>([:])
+        var taken: [StoredEvent] = []
+        for id in ["held", "behind"] {
+            disk.append([StoreEntry(event: event(id), queues: [queue])]) { error in answers.withLock { $0[id] = error } }
+            #expect(eventually { taken += drain(queue); return ids(taken).last == id },
+                    "the trigger gets \(id) before the disk has it, although an earlier sync is still running")
+        }
+        #expect(ids(taken) == ["held", "behind"])
+        #expect(answers.withLock { $0.isEmpty }, "the producers' answers wait for the sync")
+        fileSystem.fault.withLock { $0 = .none }
+        #expect(eventually { answers.withLock { $0.count == 2 } })
+        #expect(answers.withLock { $0.values.allSatisfy { $0 == nil } })
+    }
+
+    @Test func aFailedSyncFailsEverythingWrittenToItsSegment() throws {
+        let directory = freshDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fileSystem = FaultInjectingFileSystem()
+        let disk = try open(directory, segmentBytes: 64 * 1024, fileSystem: fileSystem)
+        defer { disk.close() }
+        let queue = disk.queue(forTrigger: "ns/t")
+        #expect(store([event("first")], in: disk, for: [queue]) == nil)
+        fileSystem.fault.withLock { $0 = .heldSync }
+        let answers = Locked<[String: StorageError?]>([:])
+        var taken: [StoredEvent] = []
+        for id in ["failing", "after-it"] {
+            disk.append([StoreEntry(event: event(id), queues: [queue])]) { error in answers.withLock { $0[id] = error } }
+            #expect(eventually { taken += drain(queue); return ids(taken).last == id })
+        }
+        // The first sync fails; the second would succeed, but pages the kernel dropped before
+        // it are not written again, so what was appended to that file is not known durable.
+        fileSystem.fault.withLock { $0 = .syncOnce }
+        #expect(eventually { answers.withLock { $0.count == 2 } })
+        for id in ["failing", "after-it"] {
+            guard case .failed = answers.withLock({ $0[id] }) else {
+                Issue.record("\(id) must be refused, not \(String(describing: answers.withLock { $0[id] }))")
+                continue
+            }
+        }
+        #expect(store([event("next")], in: disk, for: [queue]) == nil, "a new segment takes the next batch")
+        #expect(segments(directory).count >= 2)
     }
 
     @Test func anUnusableDirectoryIsAnError() throws {

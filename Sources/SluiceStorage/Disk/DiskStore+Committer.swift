@@ -41,19 +41,82 @@ extension DiskStore {
     }
 
     private func syncBookkeeping() {
-        do throws(StorageError) {
-            try log.sync()
-            counters.syncs.add(1, ordering: .relaxed)
-            unsynced = false
-        } catch {
-            failed(error)
+        log.syncInBackground { [self] error in
+            if let error { failed(error) }
         }
+        unsynced = false
     }
 
     /// Writes one batch: control records, done records, then every request's events (numbered
-    /// here, in log order); syncs when it holds events; then hands the events to
-    /// their triggers and completes the requests, or fails them all.
+    /// here, in log order); hands the events to their triggers; and when the batch holds
+    /// events, has the syncer make it durable and then complete the requests, or fail them all.
+    ///
+    /// Triggers get the events between the write and the sync, so deliveries start while the
+    /// disk flushes and a lone event's end-to-end latency does not include the fdatasync. Only
+    /// the producer's 2xx waits for it. A crash before the sync can therefore deliver an event
+    /// whose producer got no 2xx and sends it again: a duplicate, which at-least-once allows,
+    /// never a loss. Done records about such an event come in a later batch, after it in the
+    /// file, so they cannot be durable while it is not.
     private func commit(_ taken: inout PendingWork, sync: Bool) {
+        let (eventBytes, firstSequences, writeStarts) = encode(&taken)
+        let batchStart: LogPosition
+        do throws(StorageError) {
+            if log.needsRoll(adding: batch.count) { try log.roll(preamble: triggerTable()) }
+            batchStart = log.end
+            try batch.withStorageBytes { bytes throws(StorageError) in
+                try log.append(bytes, highestSequence: taken.hasEvents ? nextSequence - 1 : nil)
+            }
+        } catch {
+            failed(error)
+            pendingBytes.subtract(eventBytes, ordering: .relaxed)
+            for write in taken.writes { write.completion(error) }
+            // Memory stays the truth for deliveries: a done record that did not reach the disk
+            // costs a re-delivery after a crash, never a loss.
+            release(taken.done)
+            return
+        }
+        pendingBytes.subtract(eventBytes, ordering: .relaxed)
+        let now = Monotonic.now()
+        for (index, write) in taken.writes.enumerated() {
+            var sequence = firstSequences[index]
+            for (entry, offset) in zip(write.entries, write.eventOffsets) {
+                let position = LogPosition(segment: batchStart.segment, offset: batchStart.offset + writeStarts[index] + offset)
+                let stored = StoredEvent(event: entry.event, position: StreamPosition(offset: sequence), arrivedAt: now)
+                var owners = 0
+                for queue in entry.queues where !queue.isDiscarded {
+                    owners += 1
+                    hand(stored, at: position, to: queue)
+                }
+                log.addOutstanding(owners)
+                sequence += 1
+            }
+        }
+        changedSinceCheckpoint = true
+        unsynced = !sync
+        if sync {
+            let writes = taken.writes
+            log.syncInBackground { [self] error in completeWrites(writes, error) }
+        }
+        release(taken.done)
+    }
+
+    /// Answers the requests of a batch once the syncer is done with it, on its thread. After a
+    /// failed sync their events are still written and owed, and are delivered; their producers
+    /// are told to send them again (503), which at worst duplicates them.
+    private func completeWrites(_ writes: [PendingWrite], _ error: StorageError?) {
+        if let error { failed(error) }
+        var events = 0
+        for write in writes {
+            events += write.entries.count
+            write.completion(error)
+        }
+        if error == nil { counters.eventsWritten.add(events, ordering: .relaxed) }
+    }
+
+    /// Fills `batch` with the records of `taken`: controls, done records, then the events,
+    /// numbered in log order. Returns the events' bytes, and each request's first sequence and
+    /// offset in the batch.
+    private func encode(_ taken: inout PendingWork) -> (eventBytes: Int, firstSequences: [UInt64], writeStarts: [Int]) {
         batch.removeAll(keepingCapacity: true)
         batch += taken.controls
         // Done records before the events: they are about earlier events, and a restart that
@@ -83,49 +146,7 @@ extension DiskStore {
             eventBytes += taken.writes[index].records.count
             batch += taken.writes[index].records
         }
-        let batchStart: LogPosition
-        do throws(StorageError) {
-            if log.needsRoll(adding: batch.count) { try log.roll(preamble: triggerTable()) }
-            batchStart = log.end
-            try batch.withStorageBytes { bytes throws(StorageError) in
-                try log.append(bytes, highestSequence: taken.hasEvents ? nextSequence - 1 : nil)
-            }
-            if sync {
-                try log.sync()
-                counters.syncs.add(1, ordering: .relaxed)
-            }
-            unsynced = !sync
-        } catch {
-            failed(error)
-            pendingBytes.subtract(eventBytes, ordering: .relaxed)
-            for write in taken.writes { write.completion(error) }
-            // Memory stays the truth for deliveries: a done record that did not reach the disk
-            // costs a re-delivery after a crash, never a loss.
-            release(taken.done)
-            return
-        }
-        pendingBytes.subtract(eventBytes, ordering: .relaxed)
-        var events = 0
-        let now = Monotonic.now()
-        for (index, write) in taken.writes.enumerated() {
-            var sequence = firstSequences[index]
-            for (entry, offset) in zip(write.entries, write.eventOffsets) {
-                let position = LogPosition(segment: batchStart.segment, offset: batchStart.offset + writeStarts[index] + offset)
-                let stored = StoredEvent(event: entry.event, position: StreamPosition(offset: sequence), arrivedAt: now)
-                var owners = 0
-                for queue in entry.queues where !queue.isDiscarded {
-                    owners += 1
-                    hand(stored, at: position, to: queue)
-                }
-                log.addOutstanding(owners)
-                sequence += 1
-            }
-            events += write.entries.count
-            write.completion(nil)
-        }
-        counters.eventsWritten.add(events, ordering: .relaxed)
-        changedSinceCheckpoint = true
-        release(taken.done)
+        return (eventBytes, firstSequences, writeStarts)
     }
 
     /// A committed event for `queue`: into its window while it has room, else into its
