@@ -66,10 +66,4 @@ public final class Locked<Value>: @unchecked Sendable {
     public func signal() {
         pthread_cond_signal(condition)
     }
-
-    /// Wakes every thread waiting in `wait`, for values that threads wait on for different
-    /// conditions.
-    public func broadcast() {
-        pthread_cond_broadcast(condition)
-    }
 }

@@ -80,8 +80,6 @@ final class FaultInjectingFileSystem: LogFileSystem {
         case slowSync
         /// fdatasync waits until the fault is changed.
         case heldSync
-        /// The next fdatasync fails, later ones work.
-        case syncOnce
     }
     let fault = Locked(Fault.none)
     private let real = PosixFileSystem()
@@ -102,15 +100,11 @@ final class FaultInjectingFileSystem: LogFileSystem {
         try real.read(descriptor, into: buffer, at: offset)
     }
     func synchronize(_ descriptor: Int32) throws(StorageError) {
-        while fault.withLock({ $0 }) == .heldSync { usleep(1000) }
-        let failsOnce = fault.withLock { fault in
-            defer { if fault == .syncOnce { fault = .none } }
-            return fault == .syncOnce
-        }
         switch fault.withLock({ $0 }) {
-        case _ where failsOnce, .sync: throw .failed("fdatasync: Input/output error (injected)")
+        case .sync: throw .failed("fdatasync: Input/output error (injected)")
         case .slowSync: usleep(2000)
-        case .none, .write, .heldSync, .syncOnce: break
+        case .heldSync: while fault.withLock({ $0 }) == .heldSync { usleep(1000) }
+        case .none, .write: break
         }
         try real.synchronize(descriptor)
     }

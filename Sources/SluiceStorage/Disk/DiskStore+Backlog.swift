@@ -153,13 +153,14 @@ extension DiskStore {
     /// Notes where every trigger stands, so a restart starts reading there.
     /// Notes where every trigger stands, in the background unless `waiting` (at close).
     func writeCheckpoint(waiting: Bool = false) {
-        // The positions it names must be on disk before it is: this sync also waits for the
-        // batches still with the syncer.
-        do throws(StorageError) {
-            try log.sync()
-            unsynced = false
-        } catch {
-            return failed(error)
+        // The positions it names must be on disk before it is.
+        if unsynced {
+            do throws(StorageError) {
+                try log.sync()
+                unsynced = false
+            } catch {
+                return failed(error)
+            }
         }
         let end = (position: log.end, sequence: nextSequence)
         let (live, nextId) = queues.withLock { state in (state.byKey.values.map { ($0.id, $0.key) }, state.nextId) }

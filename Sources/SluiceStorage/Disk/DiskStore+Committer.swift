@@ -41,15 +41,18 @@ extension DiskStore {
     }
 
     private func syncBookkeeping() {
-        log.syncInBackground { [self] error in
-            if let error { failed(error) }
+        do throws(StorageError) {
+            try log.sync()
+            counters.syncs.add(1, ordering: .relaxed)
+            unsynced = false
+        } catch {
+            failed(error)
         }
-        unsynced = false
     }
 
     /// Writes one batch: control records, done records, then every request's events (numbered
-    /// here, in log order); hands the events to their triggers; and when the batch holds
-    /// events, has the syncer make it durable and then complete the requests, or fail them all.
+    /// here, in log order); hands the events to their triggers; syncs when the batch holds
+    /// events; then completes the requests, or fails them all.
     ///
     /// Triggers get the events between the write and the sync, so deliveries start while the
     /// disk flushes and a lone event's end-to-end latency does not include the fdatasync. Only
@@ -92,25 +95,27 @@ extension DiskStore {
             }
         }
         changedSinceCheckpoint = true
-        unsynced = !sync
-        if sync {
-            let writes = taken.writes
-            log.syncInBackground { [self] error in completeWrites(writes, error) }
+        var outcome: StorageError?
+        do throws(StorageError) {
+            if sync {
+                try log.sync()
+                counters.syncs.add(1, ordering: .relaxed)
+            }
+            unsynced = !sync
+        } catch {
+            // The events are written and owed, and will be delivered; their producers are told
+            // to send them again (503), which at worst duplicates them.
+            failed(error)
+            outcome = error
+            unsynced = true
         }
-        release(taken.done)
-    }
-
-    /// Answers the requests of a batch once the syncer is done with it, on its thread. After a
-    /// failed sync their events are still written and owed, and are delivered; their producers
-    /// are told to send them again (503), which at worst duplicates them.
-    private func completeWrites(_ writes: [PendingWrite], _ error: StorageError?) {
-        if let error { failed(error) }
         var events = 0
-        for write in writes {
+        for write in taken.writes {
             events += write.entries.count
-            write.completion(error)
+            write.completion(outcome)
         }
-        if error == nil { counters.eventsWritten.add(events, ordering: .relaxed) }
+        if outcome == nil { counters.eventsWritten.add(events, ordering: .relaxed) }
+        release(taken.done)
     }
 
     /// Fills `batch` with the records of `taken`: controls, done records, then the events,

@@ -11,12 +11,11 @@ import Synchronization
 ///
 /// An ingress request's events are encoded on the loop that received them and handed to the
 /// committer; the committer writes everything handed over since its last write with one
-/// write, puts the events in their triggers' windows (delivery starts while the disk flushes)
-/// and hands the batch to the `LogSyncer`, which makes it durable with one fdatasync and
-/// completes the requests: the 202 follows the sync, never precedes it. While a batch syncs
-/// the committer writes the next ones, and the next fdatasync covers all of them, so a sync
-/// covers more requests as the load grows and a lone request never waits for a timer. Done and
-/// retry records (at-least-once bookkeeping) ride along with the next batch, or
+/// write, puts the events in their triggers' windows (delivery starts while the disk flushes),
+/// makes them durable with one fdatasync and completes the requests: the 202 follows the sync,
+/// never precedes it. While it syncs, new requests gather
+/// for the next batch, so the batch grows with the load and a lone request never waits for a
+/// timer. Done and retry records (at-least-once bookkeeping) ride along with the next batch, or
 /// are written and synced on their own within `bookkeepingInterval` when no events arrive.
 /// Every `checkpointInterval` the committer notes where each trigger stands (`LogCheckpoint`,
 /// written in the background by `CheckpointWriter`), so a restart reads only the part of the
@@ -50,7 +49,6 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
     let pendingBytes = Atomic<Int>(0)
     let work = Locked(PendingWork())
     let checkpointWriter: CheckpointWriter
-    private let syncer: LogSyncer
     private var thread: LoopThread?
 
     // Committer-confined (see DiskStore+Committer.swift and DiskStore+Backlog.swift).
@@ -73,9 +71,8 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
         let started = ContinuousClock.now
         let recovered = try LogRecovery.recover(directory: options.directory, fileSystem: options.fileSystem)
         for problem in recovered.problems { logger.error("recovery of \(options.directory): \(problem)") }
-        syncer = try LogSyncer(fileSystem: options.fileSystem, counters: counters)
         log = SegmentedLog(directory: options.directory, fileSystem: options.fileSystem,
-                           segmentBytes: options.segmentBytes, syncer: syncer, recovered: recovered.segments)
+                           segmentBytes: options.segmentBytes, recovered: recovered.segments)
         nextSequence = recovered.nextSequence
         var byKey: [String: RingTriggerQueue] = [:]
         for (id, start) in recovered.triggers {
@@ -250,7 +247,6 @@ public final class DiskStore: BrokerStore, TriggerQueueOwner, @unchecked Sendabl
         work.signal()
         thread?.join()
         log.close()
-        syncer.close()
     }
 }
 

@@ -2,8 +2,7 @@
 /// starting with a header (magic and format version) and holding whole records. Records are
 /// only appended to the newest segment; a segment is deleted once no trigger needs any event in
 /// it, and only from the front, so an acknowledgement is never deleted before the event it
-/// acknowledges. Used by one thread, the store's committer; its fdatasyncs run on the
-/// `LogSyncer`'s.
+/// acknowledges. Used by one thread, the store's committer.
 final class SegmentedLog {
     static let magic: [UInt8] = Array("SLUICELG".utf8)
     static let formatVersion: UInt32 = 1
@@ -23,7 +22,6 @@ final class SegmentedLog {
     let directory: String
     let fileSystem: any LogFileSystem
     let segmentBytes: Int
-    private let syncer: LogSyncer
     private(set) var segments: [Segment]
     private var active: Int32 = -1
     /// After a failed write or sync the active file's state is unknown: the next append
@@ -62,11 +60,10 @@ final class SegmentedLog {
     }
 
     /// Takes over the segments recovery found (their files are closed); appends go to a new one.
-    init(directory: String, fileSystem: any LogFileSystem, segmentBytes: Int, syncer: LogSyncer, recovered: [Segment]) {
+    init(directory: String, fileSystem: any LogFileSystem, segmentBytes: Int, recovered: [Segment]) {
         self.directory = directory
         self.fileSystem = fileSystem
         self.segmentBytes = segmentBytes
-        self.syncer = syncer
         segments = recovered
     }
 
@@ -88,7 +85,6 @@ final class SegmentedLog {
 
     /// True when `bytes` more do not fit in the active segment (or there is none).
     func needsRoll(adding bytes: Int) -> Bool {
-        noteSyncFailure()
         guard !mustRoll, let last = segments.last else { return true }
         return last.size + bytes > segmentBytes && last.size > SegmentedLog.headerBytes
     }
@@ -134,30 +130,17 @@ final class SegmentedLog {
         if let highestSequence { segments[last].sequenceLimit = max(segments[last].sequenceLimit, highestSequence) }
     }
 
-    /// Makes the active segment's appends durable, and waits.
+    /// Makes the active segment's appends durable.
     func sync() throws(StorageError) {
         guard active >= 0 else { return }
         do throws(StorageError) {
-            try syncer.syncAndWait(active)
+            try fileSystem.synchronize(active)
         } catch {
-            _ = syncer.takeFailure()
+            // After a failed fdatasync the kernel may have dropped the dirty pages: nothing in
+            // this file since the last good sync can be trusted to be there.
             abandonActive(truncatingTo: nil)
             throw error
         }
-    }
-
-    /// Makes the active segment's appends so far durable in the background, then calls
-    /// `completion` on the syncer's thread.
-    func syncInBackground(then completion: @escaping LogSyncer.Completion) {
-        guard active >= 0 else { return completion(.failed("no active log segment")) }
-        syncer.sync(active, then: completion)
-    }
-
-    /// After a failed fdatasync the kernel may have dropped the dirty pages: nothing in the
-    /// active file since the last good sync can be trusted to be there, so nothing more goes
-    /// into it.
-    private func noteSyncFailure() {
-        if syncer.takeFailure() { abandonActive(truncatingTo: nil) }
     }
 
     /// Writes zeros ahead of the appends once fewer than `preparedLow` bytes are left, 256 KiB
@@ -165,14 +148,13 @@ final class SegmentedLog {
     /// the segment's size). Each step is synced on its own: a request arriving meanwhile waits
     /// for one step's sync (about 0.6 ms here), not for 2 MiB's (about 1.5 ms).
     func prepareAhead(while idle: () -> Bool) {
-        noteSyncFailure()
         guard active >= 0, !mustRoll, let last = segments.last, preparedEnd < segmentBytes,
               preparedEnd - last.size < SegmentedLog.preparedLow else { return }
         let target = min(last.size + SegmentedLog.preparedHigh, segmentBytes)
         while preparedEnd < target, idle() {
             let before = preparedEnd
             prepare(through: min(target, preparedEnd + 4 * SegmentedLog.zeros.count), step: 0)
-            guard preparedEnd > before, (try? syncer.syncAndWait(active)) != nil else { return }
+            guard preparedEnd > before, (try? fileSystem.synchronize(active)) != nil else { return }
         }
     }
 
@@ -196,7 +178,6 @@ final class SegmentedLog {
 
     /// Closes the active file, cut to the records it holds.
     private func closeActive() {
-        syncer.drain()
         if let last = segments.last, preparedEnd > last.size { try? fileSystem.truncate(active, to: last.size) }
         fileSystem.close(active)
         active = -1
@@ -246,7 +227,6 @@ final class SegmentedLog {
 
     func close() {
         if active >= 0 {
-            syncer.drain()
             try? fileSystem.synchronize(active)
             closeActive()
         }
